@@ -1,0 +1,35 @@
+# The two commands: `make run` and `make test`. Everything else is what they need.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test bench lint clean
+
+run: $(VENV)/.run-deps
+	$(PY) -m rapidresponse.localrun
+
+test: $(VENV)/.test-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.test-deps
+	$(PY) -m bench.alert_fanout
+
+lint: $(VENV)/.test-deps
+	$(VENV)/bin/pip install -q ruff mypy
+	$(VENV)/bin/ruff check rapidresponse workers bench tests
+	$(VENV)/bin/mypy rapidresponse
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+
+$(VENV)/.run-deps: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install -q -e '.[postgres,local]'
+	touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) instance/*.sqlite3* .pytest_cache

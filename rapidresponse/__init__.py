@@ -1,0 +1,56 @@
+"""rapidresponse: SMS and phone-tree rapid response for community mutual-aid networks."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, request
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from rapidresponse.services import Services, build_services
+from rapidresponse.settings import Settings
+
+csrf = CSRFProtect()
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
+    """Wire the app together; nothing else happens here."""
+    if services is None:
+        services = build_services(settings or Settings.from_env())
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=str(services.settings.secret_key),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=services.settings.public_base_url.startswith("https://"),
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.extensions["rapidresponse"] = services
+    csrf.init_app(app)
+
+    from rapidresponse.console.routes import bp as console_bp
+    from rapidresponse.simulator.routes import bp as simulator_bp
+    from rapidresponse.webhooks.routes import bp as webhooks_bp
+
+    csrf.exempt(webhooks_bp)  # Twilio signs its requests instead
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(console_bp)
+    if services.settings.provider_name == "simulator":
+        app.register_blueprint(simulator_bp)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(ok=True, provider=services.settings.provider_name)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[str, int]:
+        # Twilio and browsers get a short plain answer; never a stack trace.
+        return f"{exc.code} {exc.name}: {exc.description}\n", exc.code or 500
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[str, int]:
+        logging.getLogger("rapidresponse").exception("unhandled error on %s %s", request.method, request.path)
+        return "500 Internal Server Error: the error was logged\n", 500
+
+    return app

@@ -1,0 +1,1 @@
+"""The coordinators' web console: incidents, their threads, and decisions."""

@@ -1,0 +1,197 @@
+"""Applying the escalation policy: alerting a layer (fan-out planning) and marking coverage.
+
+Every change is guarded by a conditional UPDATE on the layer's status, so a duplicate timer, a
+stale job and the periodic sweep can all run `evaluate` at once and only one of them acts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from rapidresponse.escalation.policy import Decision, LayerState, Step, decide, due_at
+from rapidresponse.i18n import MissingMessageError, render
+from rapidresponse.incidents import service as incidents
+from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer
+from rapidresponse.incidents.service import AfterCommit
+from rapidresponse.incidents.states import IncidentStatus, LayerStatus
+from rapidresponse.members.models import Member, MemberStatus, TreeMembership
+from rapidresponse.messaging import outbox
+from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
+from rapidresponse.services import Services
+from rapidresponse.trees.model import Layer, Tree
+
+REPORT_EXCERPT = 100
+
+
+def tree_label(tree: str, language: str) -> str:
+    try:
+        return render(f"tree.{tree}", language)
+    except MissingMessageError:
+        return tree.upper()
+
+
+def alert_body(incident: Incident, text: str, language: str) -> str:
+    if incident.verified:
+        marker = render("alert.verified", language)
+    elif incident.unverified_escalation:
+        marker = render("alert.unverified", language)
+    else:
+        marker = render("alert.reported", language)
+    where = render("where.zone", language, zone=incident.zone) if incident.zone else render("where.unknown", language)
+    excerpt = text if len(text) <= REPORT_EXCERPT else text[: REPORT_EXCERPT - 1] + "…"
+    return render("alert.text", language, code=incident.code, tree_label=tree_label(incident.tree, language),
+                  where=where, text=excerpt, verified_label=marker)
+
+
+def layer_recipients(session: Session, incident: Incident, layer: Layer) -> list[Member]:
+    """Reachable members of the layer, the report's zone first when the layer asks for it."""
+    members = list(session.scalars(
+        select(Member).join(TreeMembership).where(
+            TreeMembership.tree == incident.tree, TreeMembership.layer == layer.number,
+            Member.status == MemberStatus.ACTIVE.value, Member.undeliverable_code.is_(None),
+        ).order_by(Member.id)
+    ).all())
+    members = [m for m in members if m.id != incident.reporter_member_id]
+    if layer.zone_first and incident.zone:
+        members.sort(key=lambda m: m.zone != incident.zone)  # stable: zone members first, then the rest
+    return members
+
+
+def alert_layer(svc: Services, session: Session, incident: Incident, layer: Layer, now: datetime,
+                *, unverified: bool = False) -> AfterCommit:
+    """Claim the layer (WAITING -> ALERTED/SKIPPED) and record one alert per member of it."""
+    after = AfterCommit()
+    recipients = layer_recipients(session, incident, layer)
+    status = LayerStatus.ALERTED if recipients else LayerStatus.SKIPPED
+    claimed = session.execute(
+        update(IncidentLayer)
+        .where(IncidentLayer.incident_id == incident.id, IncidentLayer.number == layer.number,
+               IncidentLayer.status == LayerStatus.WAITING.value)
+        .values(status=status.value, alerted_at=now, due_at=due_at(now, layer.wait_seconds),
+                recipients=len(recipients))
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return after  # someone else alerted (or stopped) this layer
+    if unverified and not incident.verified:
+        incident.unverified_escalation = True
+    if layer.verifies and incident.status == IncidentStatus.REPORTED.value:
+        incident.status = IncidentStatus.VERIFYING.value
+    incidents.append(session, svc.cipher, incident.id, "layer_alerted" if recipients else "layer_skipped", now,
+                     actor="system", detail={"layer": layer.number, "name": layer.name,
+                                             "recipients": len(recipients), "unverified": unverified})
+    if not recipients:
+        after.extend(evaluate(svc, session, incident.id, now))
+        return after
+    text = svc.cipher.decrypt(incident.text_token)
+    bodies: dict[str, str] = {}
+    valid_until = now + timedelta(seconds=svc.settings.alert_validity_seconds)
+    texts = []
+    for member in recipients:
+        if member.language not in bodies:
+            bodies[member.language] = alert_body(incident, text, member.language)
+        texts.append(outbox.Text(
+            to=svc.cipher.decrypt(member.phone_token), body=bodies[member.language], purpose=Purpose.ALERT,
+            dedupe_key=f"alert:{incident.id}:{member.id}", member_id=member.id, incident_id=incident.id,
+            layer=layer.number, valid_until=valid_until,
+        ))
+    after.send_ids.extend(outbox.record(session, svc.cipher, texts, now))
+    after.timers.append((incident.id, due_at(now, layer.wait_seconds)))
+    return after
+
+
+def layer_states(incident: Incident) -> dict[int, LayerState]:
+    return {lay.number: LayerState(LayerStatus(lay.status), lay.due_at) for lay in incident.layers}
+
+
+def evaluate(svc: Services, session: Session, incident_id: int, now: datetime) -> AfterCommit:
+    """Look at an incident and do what the policy says is due now."""
+    after = AfterCommit()
+    incident = session.get(Incident, incident_id, populate_existing=True)
+    if incident is None:
+        return after
+    session.refresh(incident, ["layers"])
+    tree = Tree.thaw(incident.plan)
+    decision: Decision = decide(
+        tree, layer_states(incident), incidents.yes_by_layer(session, incident.id),
+        is_open=incident.is_open, confirmed=incident.verified, covered=incident.covered_at is not None, now=now,
+    )
+    if decision.step == Step.ALERT_NEXT and decision.layer is not None:
+        layer = tree.layer(decision.layer)
+        assert layer is not None
+        after.extend(alert_layer(svc, session, incident, layer, now, unverified=decision.unverified))
+    elif decision.step == Step.COVERED:
+        after.extend(mark_covered(svc, session, incident, now))
+    elif decision.step == Step.WAIT and decision.at is not None:
+        after.timers.append((incident.id, decision.at))
+    return after
+
+
+def mark_covered(svc: Services, session: Session, incident: Incident, now: datetime) -> AfterCommit:
+    """Enough responders are on the way: stop later layers, tell the others alerted."""
+    after = AfterCommit()
+    claimed = session.execute(
+        update(Incident).where(Incident.id == incident.id, Incident.covered_at.is_(None)).values(covered_at=now)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return after
+    session.execute(
+        update(IncidentLayer)
+        .where(IncidentLayer.incident_id == incident.id, IncidentLayer.status == LayerStatus.WAITING.value)
+        .values(status=LayerStatus.NOT_NEEDED.value)
+    )
+    incidents.append(session, svc.cipher, incident.id, "covered", now, actor="system")
+    answered = select(Acknowledgement.member_id).where(Acknowledgement.incident_id == incident.id)
+    members = [m for m in incidents.alerted_members(session, incident.id)
+               if m.id not in set(session.scalars(answered).all())]
+    after.send_ids.extend(notify(svc, session, incident, members, "incident.covered", Purpose.COVERED, now))
+    return after
+
+
+def notify(svc: Services, session: Session, incident: Incident, members: list[Member], key: str,
+           purpose: Purpose, now: datetime, *, dedupe: str | None = None) -> list[int]:
+    """Record one text per member, each in their language."""
+    texts = [
+        outbox.Text(to=svc.cipher.decrypt(m.phone_token), body=render(key, m.language, code=incident.code),
+                    purpose=purpose, dedupe_key=f"{dedupe or purpose.value}:{incident.id}:{m.id}",
+                    member_id=m.id, incident_id=incident.id)
+        for m in members
+    ]
+    return outbox.record(session, svc.cipher, texts, now)
+
+
+def due_incidents(session: Session, now: datetime, limit: int = 500) -> list[int]:
+    """Open incidents with a layer whose wait is over (or skipped) and a next layer not yet alerted.
+
+    The sweep evaluates these, so an escalation survives a lost Redis timer.
+    """
+    waiting = select(IncidentLayer.incident_id).where(IncidentLayer.status == LayerStatus.WAITING.value)
+    rows = session.scalars(
+        select(IncidentLayer.incident_id).join(Incident)
+        .where(Incident.open_code.is_not(None), Incident.covered_at.is_(None),
+               IncidentLayer.incident_id.in_(waiting),
+               ((IncidentLayer.status == LayerStatus.ALERTED.value) & (IncidentLayer.due_at <= now))
+               | (IncidentLayer.status == LayerStatus.SKIPPED.value))
+        .distinct().limit(limit)
+    ).all()
+    unstarted = session.scalars(
+        select(Incident.id).where(Incident.open_code.is_not(None),
+                                  ~Incident.id.in_(select(IncidentLayer.incident_id).where(
+                                      IncidentLayer.status != LayerStatus.WAITING.value)))
+        .limit(limit)
+    ).all()
+    return sorted(set(rows) | set(unstarted))
+
+
+def pending_sends(session: Session, now: datetime, lease_seconds: float, limit: int = 5000) -> list[int]:
+    """Texts recorded but not sent: never enqueued (Redis was down) or claimed by a worker that died."""
+    stale = now - timedelta(seconds=lease_seconds)
+    last_queued = func.coalesce(OutboundMessage.requeued_at, OutboundMessage.created_at)
+    return list(session.scalars(
+        select(OutboundMessage.id).where(
+            ((OutboundMessage.status == DeliveryStatus.PENDING.value) & (last_queued <= stale))
+            | ((OutboundMessage.status == DeliveryStatus.SENDING.value) & (OutboundMessage.claimed_at <= stale))
+        ).order_by(OutboundMessage.id).limit(limit)
+    ).all())

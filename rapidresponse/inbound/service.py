@@ -1,0 +1,300 @@
+"""An inbound text: stored first, then turned into what the keyword says, then answered.
+
+`receive` is what the webhook and the simulator call. It commits the stored text in its own
+transaction before doing anything else, so a text that reached us is never lost; a retried
+delivery (same MessageSid) finds it stored and does nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from rapidresponse.i18n import LANGUAGES, render
+from rapidresponse.incidents import responses
+from rapidresponse.incidents import service as incidents
+from rapidresponse.incidents.models import Incident
+from rapidresponse.incidents.service import AfterCommit
+from rapidresponse.incidents.states import IncidentStatus
+from rapidresponse.keywords import Action, Command, parse
+from rapidresponse.members import registry
+from rapidresponse.members.models import Member, MemberStatus, Role
+from rapidresponse.members.phones import InvalidNumberError, normalize_phone
+from rapidresponse.messaging import outbox
+from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, Purpose
+from rapidresponse.privacy.masking import mask_phone
+from rapidresponse.services import Services
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1600  # Twilio's own limit for one message
+
+
+@dataclass(frozen=True)
+class InboundText:
+    message_sid: str
+    from_number: str
+    body: str
+
+
+@dataclass
+class Handled:
+    reply: str | None = None
+    duplicate: bool = False
+    ignored: bool = False
+    outcome: str = ""
+    after: AfterCommit = field(default_factory=AfterCommit)
+
+
+def receive(svc: Services, text: InboundText, now: datetime) -> Handled:
+    """Store, then handle. Never raises for anything a sender can put in a text."""
+    try:
+        phone = normalize_phone(text.from_number, svc.settings.default_region)
+    except InvalidNumberError as exc:
+        log.info("inbound %s from unusable number %s ignored: %s", text.message_sid, mask_phone(text.from_number), exc)
+        return Handled(ignored=True, outcome="bad_number")
+    body = text.body[:MAX_BODY]
+    cipher = svc.cipher
+    with svc.db.session() as session:
+        outbox.insert_ignoring_duplicates(session, InboundMessage, [{
+            "message_sid": text.message_sid, "from_index": cipher.blind_index(phone),
+            "from_token": cipher.encrypt(phone), "body_token": cipher.encrypt(body), "received_at": now,
+        }])
+    return handle_stored(svc, text.message_sid, now)
+
+
+def handle_stored(svc: Services, message_sid: str, now: datetime, *, reply_by_text: bool = False) -> Handled:
+    """Handle a stored text exactly once (the webhook, or the sweep for one whose handling failed).
+
+    The webhook answers in TwiML; the sweep, long after the webhook answered, sends the reply as a text.
+    """
+    with svc.db.session() as session:
+        inbound = session.scalar(select(InboundMessage).where(InboundMessage.message_sid == message_sid))
+        if inbound is None:
+            return Handled(ignored=True)
+        claimed = session.execute(
+            update(InboundMessage).where(InboundMessage.id == inbound.id, InboundMessage.outcome.is_(None))
+            .values(outcome="handling")
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
+            return Handled(duplicate=True)
+        phone = svc.cipher.decrypt(inbound.from_token)
+        body = svc.cipher.decrypt(inbound.body_token)
+        handled = Conversation(svc, session, inbound, phone, now).handle(parse(body, svc.trees.report_words))
+        inbound.outcome = handled.outcome or "handled"
+        if handled.reply:
+            # Recorded either way, so the reply caps and the record see it.
+            ids = outbox.record(session, svc.cipher, [outbox.Text(
+                to=phone, body=handled.reply, purpose=Purpose.REPLY, dedupe_key=f"reply:{message_sid}",
+            )], now, status=DeliveryStatus.PENDING if reply_by_text else DeliveryStatus.SENT)
+            if reply_by_text:
+                handled.after.send_ids.extend(ids)
+                handled.reply = None
+    return handled
+
+
+def unhandled(session: Session, older_than: datetime, limit: int = 100) -> list[str]:
+    """Stored texts whose handling never finished (a crash between storing and answering)."""
+    return list(session.scalars(select(InboundMessage.message_sid).where(
+        InboundMessage.outcome.is_(None), InboundMessage.received_at <= older_than).limit(limit)).all())
+
+
+class Conversation:
+    """One inbound text from one number, and the member (if any) behind it."""
+
+    def __init__(self, svc: Services, session: Session, inbound: InboundMessage, phone: str, now: datetime) -> None:
+        self.svc, self.session, self.inbound, self.phone, self.now = svc, session, inbound, phone, now
+        self.member: Member | None = registry.find_by_phone(session, svc.cipher, phone)
+
+    def language(self, command: Command) -> str:
+        if self.member is not None:
+            return self.member.language
+        return command.language_hint if command.language_hint in LANGUAGES else "en"
+
+    def reply(self, key: str, command: Command, outcome: str, **params: object) -> Handled:
+        return Handled(reply=render(key, self.language(command), **params), outcome=outcome)
+
+    def handle(self, command: Command) -> Handled:
+        handler = getattr(self, f"on_{command.action.value}")
+        result: Handled = handler(command)
+        return result
+
+    # Opt-out and opt-in come first: STOP is always honoured, whoever sends it.
+    def on_stop(self, command: Command) -> Handled:
+        if self.member is None:
+            # Remember the refusal, so a later import cannot add them back without their START.
+            self.member = registry.new_member(self.svc.cipher, self.phone, language=self.language(command),
+                                              status=MemberStatus.OPTED_OUT)
+            self.session.add(self.member)
+        registry.opt_out(self.member, self.now)
+        log.info("member %s opted out", mask_phone(self.phone))
+        if self.svc.settings.uses_messaging_service:
+            return Handled(outcome="stop")  # Twilio already answered; a second reply would be one too many
+        return self.reply("stop.confirmed", command, "stop")
+
+    def on_start(self, command: Command) -> Handled:
+        if self.member is None:
+            return self.reply("help.short", command, "start_unknown")
+        registry.opt_back_in(self.member, self.now)
+        if self.svc.settings.uses_messaging_service:
+            return Handled(outcome="start")
+        return self.reply("start.confirmed", command, "start")
+
+    def on_join(self, command: Command) -> Handled:
+        zone = None
+        if command.argument:
+            try:
+                zone = registry.normalize_zone(command.argument)
+            except registry.MemberError:
+                return self.reply("zone.missing", command, "join_bad_zone")
+        if self.member is not None and self.member.status == MemberStatus.OPTED_OUT.value:
+            # JOIN after STOP is a fresh request: ask again, as for anyone new.
+            self.member.status = MemberStatus.PENDING.value
+        member, already = registry.join(self.session, self.svc.cipher, self.phone, language=self.language(command),
+                                        zone=zone, now=self.now)
+        self.member = member
+        if already:
+            return self.reply("join.already", command, "join_already")
+        return self.reply("join.confirm_prompt", command, "join")
+
+    def on_yes(self, command: Command) -> Handled:
+        member = self.member
+        if member is None:
+            return self.reply("help.short", command, "yes_unknown")
+        if member.status == MemberStatus.OPTED_OUT.value:
+            return self.on_start(command)
+        if member.status == MemberStatus.PENDING.value:
+            registry.confirm(member, self.now)
+            if member.zone:
+                return self.reply("join.welcome_zone", command, "join_confirmed", zone=member.zone)
+            return self.reply("join.welcome", command, "join_confirmed")
+        return self.on_answer(command, yes=True)
+
+    def on_ack(self, command: Command) -> Handled:
+        return self.on_answer(command, yes=True)
+
+    def on_decline(self, command: Command) -> Handled:
+        return self.on_answer(command, yes=False)
+
+    def on_answer(self, command: Command, *, yes: bool) -> Handled:
+        if self.member is None or not self.member.is_active:
+            return self.capped_help(command)
+        incident, problem = self.target(command)
+        if incident is None:
+            assert problem is not None
+            return problem
+        result = responses.answer(self.svc, self.session, self.member, incident, yes, self.now)
+        return Handled(reply=result.reply, outcome="ack" if yes else "decline", after=result.after)
+
+    def on_help(self, command: Command) -> Handled:
+        return self.reply("help.text", command, "help")
+
+    def on_language(self, command: Command) -> Handled:
+        if command.argument not in LANGUAGES:
+            return self.reply("language.unknown", command, "language_unknown")
+        if self.member is not None:
+            self.member.language = command.argument
+        return Handled(reply=render("language.changed", command.argument), outcome="language")
+
+    def on_zone(self, command: Command) -> Handled:
+        if self.member is None:
+            return self.capped_help(command)
+        try:
+            zone = registry.normalize_zone(command.argument)
+        except registry.MemberError:
+            return self.reply("zone.missing", command, "zone_missing")
+        self.member.zone = zone
+        return self.reply("zone.set", command, "zone", zone=zone)
+
+    def on_report(self, command: Command) -> Handled:
+        # Anyone may report, member or not: the person in danger is rarely a member.
+        if not command.argument.strip():
+            return self.reply("report.needs_text", command, "report_empty")
+        tree = self.svc.trees.get(command.tree)
+        incident = incidents.open_incident(
+            self.session, self.svc.cipher, tree, text=command.argument.strip(), reporter_phone=self.phone,
+            reporter=self.member, inbound_id=self.inbound.id, now=self.now,
+        )
+        log.info("report %s (%s) from %s", incident.code, tree.name, mask_phone(self.phone))
+        return Handled(reply=render("report.received", self.language(command), code=incident.code),
+                       outcome="report", after=AfterCommit(start_incident=incident.id))
+
+    def on_confirm(self, command: Command) -> Handled:
+        return self.decide(command, None)
+
+    def on_false_alarm(self, command: Command) -> Handled:
+        return self.decide(command, IncidentStatus.FALSE_ALARM)
+
+    def on_resolve(self, command: Command) -> Handled:
+        return self.decide(command, IncidentStatus.RESOLVED)
+
+    def decide(self, command: Command, closing: IncidentStatus | None) -> Handled:
+        member = self.member
+        if member is None or not member.is_active:
+            return self.capped_help(command)
+        if not (member.has_role(Role.COORDINATOR) or any(m.layer for m in member.memberships)):
+            return self.reply("incident.not_allowed", command, "decide_refused")
+        incident, problem = self.target(command)
+        if incident is None:
+            assert problem is not None
+            return problem
+        if closing is None:
+            result = responses.confirm(self.svc, self.session, member, incident, self.now)
+        else:
+            result = responses.close(self.svc, self.session, member, incident, closing, self.now)
+        return Handled(reply=result.reply, outcome=command.action.value, after=result.after)
+
+    def on_other(self, command: Command) -> Handled:
+        member = self.member
+        involved = member is not None and member.is_active and (
+            member.has_role(Role.RESPONDER) or member.has_role(Role.COORDINATOR) or bool(member.memberships))
+        candidates = incidents.open_incidents_for(self.session, member, self.inbound.from_index)
+        if command.code or candidates:
+            incident, problem = self.target(command)
+            if incident is not None:
+                result = responses.relay(self.svc, self.session, member, self.phone, incident, command.raw.strip(),
+                                         self.inbound.id, self.now)
+                return Handled(reply=result.reply, outcome="relay", after=result.after)
+            if involved and problem is not None:
+                return problem
+        if involved:
+            return self.reply("responder.noted", command, "noted")
+        return self.capped_help(command)
+
+    def target(self, command: Command) -> tuple[Incident | None, Handled | None]:
+        """The incident a reply is about: its code, else the only open one the person is part of."""
+        if command.code:
+            incident = incidents.find_open_by_code(self.session, command.code)
+            if incident is None or not self.part_of(incident):
+                return None, self.reply("incident.unknown_code", command, "unknown_code", code=command.code)
+            return incident, None
+        candidates = incidents.open_incidents_for(self.session, self.member, self.inbound.from_index)
+        if not candidates:
+            return None, self.reply("ack.no_open", command, "no_open")
+        if len(candidates) > 1:
+            codes = ", ".join(i.code for i in candidates[:6])
+            return None, self.reply("ack.ambiguous", command, "ambiguous", codes=codes, example=candidates[0].code)
+        return candidates[0], None
+
+    def part_of(self, incident: Incident) -> bool:
+        if incident.reporter_index == self.inbound.from_index:
+            return True
+        member = self.member
+        if member is None:
+            return False
+        return member.has_role(Role.COORDINATOR) or any(m.tree == incident.tree for m in member.memberships) \
+            or incidents.alerted_layer(self.session, incident.id, member.id) is not None
+
+    def capped_help(self, command: Command) -> Handled:
+        """A short help reply, at most N a day to one number, so no one can make us text endlessly."""
+        since = self.now - timedelta(days=1)
+        count = self.session.scalar(select(func.count()).select_from(InboundMessage).where(
+            InboundMessage.from_index == self.inbound.from_index, InboundMessage.outcome == "help_short",
+            InboundMessage.received_at >= since)) or 0
+        if count >= self.svc.settings.unknown_sender_reply_limit:
+            return Handled(outcome="help_capped")
+        return self.reply("help.short", command, "help_short")

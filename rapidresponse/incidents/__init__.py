@@ -1,0 +1,1 @@
+"""Incidents: opened by reports, moved through statuses, with an append-only thread."""

@@ -1,0 +1,91 @@
+"""Incidents, their layers in flight, acknowledgements, and the append-only thread."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from rapidresponse.db import Base, UTCDateTime, utcnow
+from rapidresponse.incidents.states import IncidentStatus, LayerStatus
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(4))
+    # Equal to `code` while the incident is open, NULL once closed: keeps open codes unique
+    # on every backend (several NULLs never collide) while closed codes are reused.
+    open_code: Mapped[str | None] = mapped_column(String(4), unique=True)
+    tree: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=IncidentStatus.REPORTED.value)
+    zone: Mapped[str | None] = mapped_column(String(64), default=None)
+    text_token: Mapped[bytes] = mapped_column(LargeBinary)
+    reporter_index: Mapped[str] = mapped_column(String(64), index=True)
+    reporter_token: Mapped[bytes] = mapped_column(LargeBinary)
+    reporter_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    # The inbound text that opened it: a retried webhook finds the incident instead of opening another.
+    inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"), unique=True)
+    # The tree as it was when the incident opened (trees.freeze): later edits never reach it.
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    unverified_escalation: Mapped[bool] = mapped_column(Boolean, default=False)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when enough responders acknowledged: later layers are not alerted.
+    covered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    layers: Mapped[list[IncidentLayer]] = relationship(
+        back_populates="incident", order_by="IncidentLayer.number", lazy="selectin"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return IncidentStatus(self.status).is_open
+
+
+class IncidentLayer(Base):
+    __tablename__ = "incident_layers"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=LayerStatus.WAITING.value)
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+    incident: Mapped[Incident] = relationship(back_populates="layers")
+
+
+class Acknowledgement(Base):
+    """A responder's answer to an incident: yes (on my way) or no. One per member per incident."""
+
+    __tablename__ = "acknowledgements"
+    __table_args__ = (UniqueConstraint("incident_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    layer: Mapped[int | None] = mapped_column(Integer, default=None)
+    answer: Mapped[str] = mapped_column(String(8))  # yes / no
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ThreadEvent(Base):
+    """One line of an incident's thread. Append-only; `actor` is already masked."""
+
+    __tablename__ = "thread_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    body_token: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,131 @@
+"""What people do to an incident by text: acknowledge, decline, confirm, stand down, resolve, reply.
+
+Each function returns the reply for the person who texted (or None) and the work left for after
+commit. Texts to others go through the outbox, each in the recipient's language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rapidresponse.escalation import service as escalation
+from rapidresponse.escalation.policy import responders_on_the_way
+from rapidresponse.i18n import render
+from rapidresponse.incidents import service as incidents
+from rapidresponse.incidents.models import Incident, IncidentLayer
+from rapidresponse.incidents.service import AfterCommit
+from rapidresponse.incidents.states import IncidentStatus, LayerStatus
+from rapidresponse.members.models import Member
+from rapidresponse.messaging import outbox
+from rapidresponse.messaging.models import Purpose
+from rapidresponse.services import Services
+from rapidresponse.trees.model import Tree
+
+
+@dataclass
+class Result:
+    reply: str | None = None
+    after: AfterCommit = field(default_factory=AfterCommit)
+
+
+def wanted(tree: Tree, incident: Incident) -> int:
+    """The quorum people are told about: that of the latest responding layer alerted (else the first)."""
+    responding = [layer for layer in tree.layers if not layer.verifies]
+    if not responding:
+        return tree.layers[-1].quorum
+    alerted = {lay.number for lay in incident.layers if lay.status == LayerStatus.ALERTED.value}
+    current = [layer for layer in responding if layer.number in alerted]
+    return (current[-1] if current else responding[0]).quorum
+
+
+def answer(svc: Services, session: Session, member: Member, incident: Incident, yes: bool,
+           now: datetime) -> Result:
+    """YES / 1 / OMW (on my way) or NO / 2 from someone alerted."""
+    lang = member.language
+    code = incident.code
+    was_covered = incident.covered_at is not None
+    recorded = incidents.record_answer(session, svc.cipher, incident, member, "yes" if yes else "no", now)
+    if not yes:
+        return Result(render("ack.declined", lang, code=code))
+    tree = Tree.thaw(incident.plan)
+    layer = tree.layer(recorded.layer or 0)
+    if layer is not None and layer.verifies:
+        return Result(render("ack.verifier", lang, code=code))
+    on_the_way = responders_on_the_way(tree, incidents.yes_by_layer(session, incident.id))
+    if was_covered:
+        return Result(render("ack.late", lang, code=code, count=on_the_way))
+    after = escalation.evaluate(svc, session, incident.id, now) if recorded.recorded else AfterCommit()
+    session.refresh(incident)
+    if incident.covered_at is not None:
+        return Result(render("ack.thanks_covered", lang, code=code), after)
+    return Result(render("ack.thanks", lang, code=code, count=on_the_way, quorum=wanted(tree, incident)), after)
+
+
+def confirm(svc: Services, session: Session, member: Member, incident: Incident, now: datetime) -> Result:
+    """A verifier's CONFIRM K7: the report is real; the next layer goes at once."""
+    lang = member.language
+    if not incidents.may_decide(incident, member):
+        return Result(render("incident.not_allowed", lang))
+    incidents.set_status(session, svc.cipher, incident, IncidentStatus.CONFIRMED, now,
+                         actor=incidents.who(member, svc.cipher), member_id=member.id)
+    after = escalation.evaluate(svc, session, incident.id, now)
+    return Result(render("incident.confirmed_ack", lang, code=incident.code), after)
+
+
+def close(svc: Services, session: Session, member: Member, incident: Incident, status: IncidentStatus,
+          now: datetime) -> Result:
+    """FALSE K7 stands everyone down; RESOLVE K7 closes it. Unsent alerts are cancelled."""
+    lang = member.language
+    if not incidents.may_decide(incident, member):
+        return Result(render("incident.not_allowed", lang))
+    return Result(render(f"incident.{'false_alarm' if status == IncidentStatus.FALSE_ALARM else 'resolved'}_ack",
+                         lang, code=incident.code),
+                  close_incident(svc, session, incident, status, now, actor=incidents.who(member, svc.cipher),
+                                 member_id=member.id))
+
+
+def close_incident(svc: Services, session: Session, incident: Incident, status: IncidentStatus, now: datetime,
+                   *, actor: str, member_id: int | None = None) -> AfterCommit:
+    """Close an incident and tell everyone already alerted (also used by the console)."""
+    after = AfterCommit()
+    if not incidents.set_status(session, svc.cipher, incident, status, now, actor=actor, member_id=member_id):
+        return after
+    incidents.cancel_unsent(session, incident.id, now)
+    key, purpose = (("incident.stand_down", Purpose.STAND_DOWN) if status == IncidentStatus.FALSE_ALARM
+                    else ("incident.resolved", Purpose.STAND_DOWN))
+    members = [m for m in incidents.alerted_members(session, incident.id) if m.id != member_id]
+    after.send_ids.extend(escalation.notify(svc, session, incident, members, key, purpose, now,
+                                            dedupe=f"close-{status.value}"))
+    return after
+
+
+def relay(svc: Services, session: Session, sender: Member | None, phone: str, incident: Incident, text: str,
+          inbound_id: int, now: datetime) -> Result:
+    """A free-text reply: into the thread, and on to the coordinators and those on the way."""
+    actor = incidents.who(sender, svc.cipher, phone)
+    incidents.append(session, svc.cipher, incident.id, "reply", now, actor=actor,
+                     member_id=sender.id if sender else None, body=text)
+    recipients = {m.id: m for m in incidents.coordinators(session) + incidents.responders_who_said_yes(
+        session, incident.id)}
+    if sender is not None:
+        recipients.pop(sender.id, None)
+    texts = [
+        outbox.Text(to=svc.cipher.decrypt(m.phone_token),
+                    body=render("relay.text", m.language, code=incident.code, who=actor.replace("…", "..."),
+                                text=text[:300]),
+                    purpose=Purpose.RELAY, dedupe_key=f"relay:{inbound_id}:{m.id}", member_id=m.id,
+                    incident_id=incident.id)
+        for m in recipients.values()
+    ]
+    after = AfterCommit(send_ids=outbox.record(session, svc.cipher, texts, now))
+    lang = sender.language if sender else "en"
+    return Result(render("relay.noted", lang, code=incident.code), after)
+
+
+def layer_numbers_alerted(session: Session, incident_id: int) -> list[int]:
+    return list(session.scalars(select(IncidentLayer.number).where(
+        IncidentLayer.incident_id == incident_id, IncidentLayer.status == LayerStatus.ALERTED.value)).all())

@@ -1,0 +1,236 @@
+"""Incidents: opening one from a report, the thread, answers, and status changes.
+
+Functions take a Session and return what the caller must do after commit (ids to send, timers
+to set); they never call the provider or Redis themselves.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from rapidresponse.incidents.codes import candidate_codes
+from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, ThreadEvent
+from rapidresponse.incidents.states import OPEN_STATUSES, IncidentStatus, LayerStatus
+from rapidresponse.members.models import Member, MemberStatus, Role
+from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
+from rapidresponse.privacy.crypto import FieldCipher
+from rapidresponse.privacy.masking import mask_phone
+from rapidresponse.trees.model import Tree
+
+_rng = random.SystemRandom()
+
+
+class IncidentError(Exception):
+    """An incident could not be opened or changed."""
+
+
+@dataclass
+class AfterCommit:
+    """Work a service leaves for its caller once the transaction has committed."""
+
+    send_ids: list[int] = field(default_factory=list)
+    timers: list[tuple[int, datetime]] = field(default_factory=list)  # (incident id, when to look again)
+    start_incident: int | None = None
+
+    def extend(self, other: AfterCommit) -> None:
+        self.send_ids.extend(other.send_ids)
+        self.timers.extend(other.timers)
+        if other.start_incident is not None:
+            self.start_incident = other.start_incident
+
+
+def who(member: Member | None, cipher: FieldCipher, phone: str | None = None) -> str:
+    """How a person appears in a thread or relay: role and the last four digits, nothing more."""
+    if member is None:
+        return f"reporter {mask_phone(phone)}"
+    number = mask_phone(cipher.decrypt(member.phone_token))
+    if member.has_role(Role.COORDINATOR):
+        return f"coordinator {number}"
+    if member.has_role(Role.RESPONDER):
+        return f"responder {number}"
+    return f"member {number}"
+
+
+def append(session: Session, cipher: FieldCipher, incident_id: int, kind: str, now: datetime, *,
+           actor: str = "", member_id: int | None = None, body: str | None = None,
+           detail: dict[str, Any] | None = None) -> None:
+    """Add one event to an incident's thread."""
+    session.add(ThreadEvent(
+        incident_id=incident_id, at=now, kind=kind, actor=actor, member_id=member_id,
+        body_token=cipher.encrypt(body) if body else None, detail=detail or {},
+    ))
+
+
+def open_incident(session: Session, cipher: FieldCipher, tree: Tree, *, text: str, reporter_phone: str,
+                  reporter: Member | None, inbound_id: int | None, now: datetime,
+                  zone: str | None = None) -> Incident:
+    """A report opens an incident with a fresh short code; its tree is frozen onto it."""
+    if inbound_id is not None:
+        existing = session.scalar(select(Incident).where(Incident.inbound_message_id == inbound_id))
+        if existing is not None:
+            return existing
+    for code in candidate_codes(_rng):
+        incident = Incident(
+            code=code, open_code=code, tree=tree.name, status=IncidentStatus.REPORTED.value,
+            zone=zone if zone is not None else (reporter.zone if reporter else None),
+            text_token=cipher.encrypt(text), reporter_index=cipher.blind_index(reporter_phone),
+            reporter_token=cipher.encrypt(reporter_phone),
+            reporter_member_id=reporter.id if reporter else None,
+            inbound_message_id=inbound_id, plan=tree.freeze(), opened_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(incident)
+                session.flush()
+        except IntegrityError:
+            continue  # that code is taken by an open incident; try the next
+        session.add_all(IncidentLayer(incident_id=incident.id, number=layer.number) for layer in tree.layers)
+        append(session, cipher, incident.id, "report", now, actor=who(reporter, cipher, reporter_phone),
+               member_id=reporter.id if reporter else None, body=text,
+               detail={"tree": tree.name, "zone": incident.zone})
+        return incident
+    raise IncidentError("no free incident code")
+
+
+def find_open_by_code(session: Session, code: str) -> Incident | None:
+    return session.scalar(select(Incident).where(Incident.open_code == code.upper()))
+
+
+def open_incidents_for(session: Session, member: Member | None, phone_index: str) -> list[Incident]:
+    """Open incidents this person is part of (alerted, or reported), most recent alert first."""
+    by_recency: dict[int, datetime] = {}
+    if member is not None:
+        rows = session.execute(
+            select(OutboundMessage.incident_id, func.max(OutboundMessage.created_at))
+            .join(Incident, Incident.id == OutboundMessage.incident_id)
+            .where(OutboundMessage.member_id == member.id, OutboundMessage.purpose == Purpose.ALERT.value,
+                   Incident.open_code.is_not(None))
+            .group_by(OutboundMessage.incident_id)
+        ).all()
+        by_recency.update({int(i): t for i, t in rows if i is not None})
+    for incident_id, opened in session.execute(
+        select(Incident.id, Incident.opened_at).where(Incident.reporter_index == phone_index,
+                                                      Incident.open_code.is_not(None))
+    ):
+        by_recency.setdefault(incident_id, opened)
+    if not by_recency:
+        return []
+    incidents = session.scalars(select(Incident).where(Incident.id.in_(by_recency))).all()
+    return sorted(incidents, key=lambda i: by_recency[i.id], reverse=True)
+
+
+def alerted_layer(session: Session, incident_id: int, member_id: int) -> int | None:
+    return session.scalar(
+        select(OutboundMessage.layer).where(
+            OutboundMessage.incident_id == incident_id, OutboundMessage.member_id == member_id,
+            OutboundMessage.purpose == Purpose.ALERT.value,
+        ).limit(1)
+    )
+
+
+def yes_by_layer(session: Session, incident_id: int) -> Counter[int]:
+    rows = session.execute(
+        select(Acknowledgement.layer, func.count()).where(
+            Acknowledgement.incident_id == incident_id, Acknowledgement.answer == "yes"
+        ).group_by(Acknowledgement.layer)
+    ).all()
+    return Counter({int(layer or 0): int(n) for layer, n in rows})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What recording a YES or NO changed."""
+
+    recorded: bool  # False when the same answer was already recorded
+    answer: str
+    layer: int | None
+
+
+def record_answer(session: Session, cipher: FieldCipher, incident: Incident, member: Member, answer: str,
+                  now: datetime) -> Answer:
+    """YES (on my way) or NO from a responder. A YES after a NO counts; a repeat does nothing."""
+    layer = alerted_layer(session, incident.id, member.id)
+    existing = session.scalar(select(Acknowledgement).where(
+        Acknowledgement.incident_id == incident.id, Acknowledgement.member_id == member.id))
+    if existing is not None and existing.answer == answer:
+        return Answer(recorded=False, answer=answer, layer=layer)
+    if existing is None:
+        session.add(Acknowledgement(incident_id=incident.id, member_id=member.id, layer=layer, answer=answer, at=now))
+    else:
+        existing.answer, existing.at = answer, now
+    append(session, cipher, incident.id, "acknowledged" if answer == "yes" else "declined", now,
+           actor=who(member, cipher), member_id=member.id, detail={"layer": layer})
+    session.flush()
+    return Answer(recorded=True, answer=answer, layer=layer)
+
+
+def may_decide(incident: Incident, member: Member) -> bool:
+    """Verifiers of the incident's tree and coordinators may confirm, stand down or resolve it."""
+    if member.has_role(Role.COORDINATOR):
+        return True
+    verifier_layers = {layer["number"] for layer in incident.plan["layers"] if layer.get("verifies")}
+    return any(m.tree == incident.tree and m.layer in verifier_layers for m in member.memberships)
+
+
+def set_status(session: Session, cipher: FieldCipher, incident: Incident, status: IncidentStatus, now: datetime,
+               *, actor: str, member_id: int | None = None) -> bool:
+    """Move an incident to `status`; closing frees its code and stops layers not yet alerted."""
+    if not incident.is_open or incident.status == status.value:
+        return False
+    old = incident.status
+    incident.status = status.value
+    if status == IncidentStatus.CONFIRMED:
+        incident.verified = True
+    if status not in OPEN_STATUSES:
+        incident.open_code = None
+        incident.closed_at = now
+        session.execute(
+            update(IncidentLayer)
+            .where(IncidentLayer.incident_id == incident.id, IncidentLayer.status == LayerStatus.WAITING.value)
+            .values(status=LayerStatus.NOT_NEEDED.value)
+        )
+    append(session, cipher, incident.id, "status", now, actor=actor, member_id=member_id,
+           detail={"from": old, "to": status.value})
+    return True
+
+
+def cancel_unsent(session: Session, incident_id: int, now: datetime) -> int:
+    """Texts for this incident not yet handed to the provider will not be sent."""
+    result = session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.incident_id == incident_id, OutboundMessage.status == DeliveryStatus.PENDING.value,
+               OutboundMessage.purpose == Purpose.ALERT.value)
+        .values(status=DeliveryStatus.CANCELLED.value, status_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def alerted_members(session: Session, incident_id: int) -> list[Member]:
+    """Members an alert for this incident went (or may have gone) out to."""
+    ids = select(OutboundMessage.member_id).where(
+        OutboundMessage.incident_id == incident_id, OutboundMessage.purpose == Purpose.ALERT.value,
+        OutboundMessage.status.not_in([DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value,
+                                       DeliveryStatus.EXPIRED.value]),
+    )
+    return list(session.scalars(select(Member).where(Member.id.in_(ids),
+                                                     Member.status != MemberStatus.OPTED_OUT.value)).all())
+
+
+def coordinators(session: Session) -> list[Member]:
+    return list(session.scalars(select(Member).where(
+        Member.roles.like(f"%{Role.COORDINATOR.value}%"), Member.status == MemberStatus.ACTIVE.value)).all())
+
+
+def responders_who_said_yes(session: Session, incident_id: int) -> list[Member]:
+    ids = select(Acknowledgement.member_id).where(Acknowledgement.incident_id == incident_id,
+                                                  Acknowledgement.answer == "yes")
+    return list(session.scalars(select(Member).where(Member.id.in_(ids),
+                                                     Member.status == MemberStatus.ACTIVE.value)).all())

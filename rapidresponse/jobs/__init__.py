@@ -1,0 +1,1 @@
+"""RQ jobs: thin functions that take ids, build nothing at import, and are safe to run twice."""

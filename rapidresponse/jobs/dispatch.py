@@ -1,0 +1,38 @@
+"""Turning a service's AfterCommit into queued work, once the transaction has committed.
+
+If Redis is unreachable here nothing is lost: the sweep finds the recorded texts and due layers
+in the database and queues them again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+
+from rapidresponse.incidents.service import AfterCommit
+from rapidresponse.jobs import queues
+from rapidresponse.services import Services
+
+log = logging.getLogger(__name__)
+
+# Job functions by name: tasks.py imports this module, not the other way round.
+START_INCIDENT = "rapidresponse.jobs.tasks.start_incident"
+SEND_TEXTS = "rapidresponse.jobs.tasks.send_texts"
+ESCALATE = "rapidresponse.jobs.tasks.escalate"
+
+
+def batches(ids: list[int], size: int) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def dispatch(svc: Services, after: AfterCommit, *, queue: str = queues.URGENT) -> None:
+    try:
+        if after.start_incident is not None:
+            queues.enqueue(svc, queues.URGENT, START_INCIDENT, after.start_incident)
+        for batch in batches(after.send_ids, svc.settings.alert_batch_size):
+            queues.enqueue(svc, queue, SEND_TEXTS, batch)
+        for incident_id, when in after.timers:
+            queues.enqueue(svc, queues.URGENT, ESCALATE, incident_id, at=when)
+    except RedisError as exc:
+        log.error("could not queue work (%s); the sweep will pick it up", type(exc).__name__)

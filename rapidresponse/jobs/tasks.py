@@ -1,0 +1,94 @@
+"""The job functions workers run. Each takes ids, re-checks the database, and is safe to repeat."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import timedelta
+
+from redis.exceptions import RedisError
+from sqlalchemy import update
+
+from rapidresponse.db import utcnow
+from rapidresponse.escalation import service as escalation
+from rapidresponse.inbound import service as inbound
+from rapidresponse.jobs import queues
+from rapidresponse.jobs.dispatch import SEND_TEXTS, batches, dispatch
+from rapidresponse.messaging.models import OutboundMessage
+from rapidresponse.messaging.sender import Outcome, Sender
+from rapidresponse.services import Services, process_services
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def process_sender() -> Sender:
+    """One sender (and its thread pool) per worker process."""
+    return Sender(process_services())
+
+
+def start_incident(incident_id: int) -> None:
+    """A new report: alert its first layer, sending the first batch right here to save a hop."""
+    svc = process_services()
+    with svc.db.session() as session:
+        after = escalation.evaluate(svc, session, incident_id, utcnow())
+    first, rest = after.send_ids[: svc.settings.alert_batch_size], after.send_ids[svc.settings.alert_batch_size :]
+    after.send_ids = rest
+    dispatch(svc, after)
+    if first:
+        send_now(svc, first)
+
+
+def escalate(incident_id: int) -> None:
+    """A layer's wait is over (or may be: a stale or duplicate timer finds nothing to do)."""
+    svc = process_services()
+    with svc.db.session() as session:
+        after = escalation.evaluate(svc, session, incident_id, utcnow())
+    dispatch(svc, after)
+
+
+def send_texts(message_ids: list[int]) -> dict[str, int]:
+    svc = process_services()
+    outcome = send_now(svc, message_ids)
+    return {"sent": outcome.sent, "failed": outcome.failed, "retry": len(outcome.retry)}
+
+
+def send_now(svc: Services, message_ids: list[int]) -> Outcome:
+    outcome = process_sender().send(message_ids)
+    if outcome.retry:
+        # 429, 5xx, 30001/30008: back off and try again; the intent stays recorded meanwhile.
+        queues.enqueue(svc, queues.URGENT, SEND_TEXTS, outcome.retry, at=utcnow() + timedelta(seconds=5))
+    return outcome
+
+
+def sweep() -> dict[str, int]:
+    """Recompute from the database what is due, so a lost Redis job never loses work."""
+    svc = process_services()
+    now = utcnow()
+    counts = {"escalations": 0, "texts": 0, "inbound": 0}
+    with svc.db.session() as session:
+        due = escalation.due_incidents(session, now)
+    for incident_id in due:
+        with svc.db.session() as session:
+            after = escalation.evaluate(svc, session, incident_id, now)
+        dispatch(svc, after)
+        counts["escalations"] += 1
+    lease = svc.settings.send_lease_seconds
+    with svc.db.session() as session:
+        stuck = escalation.pending_sends(session, now, lease)
+        if stuck:
+            # So the next sweep does not queue them again while this job waits its turn.
+            session.execute(update(OutboundMessage).where(OutboundMessage.id.in_(stuck)).values(requeued_at=now))
+    try:
+        for batch in batches(stuck, svc.settings.alert_batch_size):
+            queues.enqueue(svc, queues.URGENT, SEND_TEXTS, batch)
+    except RedisError:
+        log.error("sweep could not queue %d texts", len(stuck))
+    counts["texts"] = len(stuck)
+    with svc.db.session() as session:
+        waiting = inbound.unhandled(session, now - timedelta(seconds=30))
+    for sid in waiting:
+        handled = inbound.handle_stored(svc, sid, now, reply_by_text=True)
+        dispatch(svc, handled.after)
+        counts["inbound"] += 1
+    return counts

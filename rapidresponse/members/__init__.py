@@ -1,0 +1,1 @@
+"""Members: the registry, numbers, opt-in and opt-out, roles, zones and tree memberships."""

@@ -1,0 +1,94 @@
+"""Send intents: a text is recorded here, with a dedupe key, before any provider is called."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
+from rapidresponse.messaging.segments import segments
+from rapidresponse.privacy.crypto import FieldCipher
+
+
+@dataclass(frozen=True)
+class Text:
+    """One text to one number, not yet recorded."""
+
+    to: str  # E.164
+    body: str
+    purpose: Purpose
+    dedupe_key: str
+    member_id: int | None = None
+    incident_id: int | None = None
+    layer: int | None = None
+    valid_until: datetime | None = None
+
+
+def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL alike."""
+    if not rows:
+        return
+    stmt: Insert
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = postgresql.insert(model).on_conflict_do_nothing()
+    else:
+        stmt = sqlite.insert(model).on_conflict_do_nothing()
+    session.execute(stmt, rows)
+
+
+def record(session: Session, cipher: FieldCipher, texts: Iterable[Text], now: datetime,
+           status: DeliveryStatus = DeliveryStatus.PENDING) -> list[int]:
+    """Record send intents; a dedupe key already recorded is left as it is.
+
+    Returns the ids of the given texts that are still pending, in the order given — a retried
+    caller gets back the same ids, so it enqueues the same work and nothing is sent twice.
+    """
+    texts = list(texts)
+    rows = [
+        {
+            "dedupe_key": t.dedupe_key,
+            "member_id": t.member_id,
+            "to_index": cipher.blind_index(t.to),
+            "to_token": cipher.encrypt(t.to),
+            "body_token": cipher.encrypt(t.body),
+            "purpose": t.purpose.value,
+            "incident_id": t.incident_id,
+            "layer": t.layer,
+            "segments": segments(t.body),
+            "status": status.value,
+            "created_at": now,
+            "status_at": now,
+            "valid_until": t.valid_until,
+            "attempts": 0,
+        }
+        for t in texts
+    ]
+    for start in range(0, len(rows), 500):
+        insert_ignoring_duplicates(session, OutboundMessage, rows[start : start + 500])
+    if status != DeliveryStatus.PENDING:
+        return []
+    return pending_ids(session, [t.dedupe_key for t in texts])
+
+
+def pending_ids(session: Session, dedupe_keys: Sequence[str]) -> list[int]:
+    order = {key: i for i, key in enumerate(dedupe_keys)}
+    found: list[tuple[int, str]] = []
+    for start in range(0, len(dedupe_keys), 500):
+        chunk = dedupe_keys[start : start + 500]
+        found.extend(
+            (row.id, row.dedupe_key)
+            for row in session.execute(
+                select(OutboundMessage.id, OutboundMessage.dedupe_key).where(
+                    OutboundMessage.dedupe_key.in_(chunk),
+                    OutboundMessage.status == DeliveryStatus.PENDING.value,
+                )
+            )
+        )
+    found.sort(key=lambda pair: order[pair[1]])
+    return [i for i, _ in found]

@@ -1,0 +1,65 @@
+"""The provider boundary: what the rest of the system may ask of an SMS/voice provider."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+# Twilio error codes the system reacts to (https://www.twilio.com/docs/api/errors).
+OPTED_OUT = 21610
+INVALID_NUMBER = 21211
+NOT_MOBILE = 21614
+TEMPORARY_CODES = frozenset({30001, 30008, 20429})
+PERMANENT_MEMBER_CODES = frozenset({OPTED_OUT, INVALID_NUMBER, NOT_MOBILE})
+
+
+class ProviderError(Exception):
+    """A provider refused or failed a request."""
+
+    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None,
+                 ambiguous: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+        # True when the request may have reached the provider (a timeout after sending):
+        # the text must be reconciled, not blindly resent.
+        self.ambiguous = ambiguous
+
+    @property
+    def retryable(self) -> bool:
+        if self.ambiguous:
+            return False
+        if self.code in TEMPORARY_CODES:
+            return True
+        return self.http_status is not None and (self.http_status == 429 or self.http_status >= 500)
+
+
+@dataclass(frozen=True)
+class SentText:
+    sid: str
+    status: str  # the provider's status at acceptance, usually "queued"
+
+
+@dataclass(frozen=True)
+class FoundText:
+    sid: str
+    body: str
+    created_at: datetime | None
+
+
+class Provider(Protocol):
+    name: str
+
+    def send_sms(self, to: str, body: str, *, status_callback: str | None,
+                 validity_period: int | None) -> SentText:
+        """Send one text. Raises ProviderError."""
+        ...
+
+    def place_call(self, to: str, *, twiml: str, status_callback: str | None) -> str:
+        """Place one call that plays `twiml`; returns the call's id. Raises ProviderError."""
+        ...
+
+    def find_sent(self, to: str, since: datetime) -> list[FoundText]:
+        """Texts already sent to `to` since `since`: reconciliation before any resend."""
+        ...

@@ -1,0 +1,243 @@
+"""Sending recorded texts: claim, send many at once within the rate limit, record the outcome.
+
+Exactly once: a text is claimed (PENDING -> SENDING) in the database before the provider is
+called, and its provider id is recorded after. A claim older than the lease belongs to a worker
+that died; it is reconciled with the provider's own record before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from rapidresponse.db import utcnow
+from rapidresponse.incidents.models import ThreadEvent
+from rapidresponse.members.models import Member, MemberStatus
+from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
+from rapidresponse.messaging.provider import INVALID_NUMBER, NOT_MOBILE, OPTED_OUT, ProviderError, SentText
+from rapidresponse.messaging.ratelimit import RateLimiter
+from rapidresponse.privacy.masking import mask_phone
+from rapidresponse.services import Services
+
+log = logging.getLogger(__name__)
+
+BULK_PURPOSES = frozenset({Purpose.BROADCAST.value, Purpose.WELCOME.value})
+# Texts that still go to someone who opted out: only the confirmation of the opt-out itself.
+ALWAYS_DELIVER = frozenset({Purpose.REPLY.value})
+
+
+@dataclass
+class Outcome:
+    sent: int = 0
+    failed: int = 0
+    expired: int = 0
+    cancelled: int = 0
+    reconciled: int = 0
+    retry: list[int] = field(default_factory=list)  # temporary failures: send again later
+    ambiguous: int = 0
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    to: str
+    body: str
+    segments: int
+    bulk: bool
+    valid_until: datetime | None
+
+
+def status_callback_url(svc: Services, message_id: int) -> str:
+    # Our own id rides in the URL so a callback that beats the recorded SID still finds its text.
+    return f"{svc.settings.public_base_url}/twilio/status?m={message_id}"
+
+
+class Sender:
+    def __init__(self, svc: Services, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.svc = svc
+        self.clock = clock
+        settings = svc.settings
+        self.limiter = RateLimiter(svc.redis, settings.sender_id, settings.send_rate_segments_per_second,
+                                   prefix=settings.queue_prefix)
+        self.lease = timedelta(seconds=settings.send_lease_seconds)
+        # Claim no more than can be sent well within the lease at the configured rate.
+        rate = settings.send_rate_segments_per_second
+        self.chunk = settings.send_concurrency * 2 if rate <= 0 else max(
+            1, min(settings.send_concurrency * 2, int(rate * settings.send_lease_seconds / 4)))
+        self._pool = ThreadPoolExecutor(max_workers=settings.send_concurrency, thread_name_prefix="send")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def send(self, ids: Sequence[int]) -> Outcome:
+        outcome = Outcome()
+        for start in range(0, len(ids), self.chunk):
+            self._send_chunk(list(ids[start : start + self.chunk]), outcome)
+        return outcome
+
+    def _send_chunk(self, ids: list[int], outcome: Outcome) -> None:
+        with self.svc.db.session() as session:
+            claimed = self._claim(session, ids, outcome)
+        if not claimed:
+            return
+        results = list(self._pool.map(self._send_one, claimed))
+        with self.svc.db.session() as session:
+            self._record(session, claimed, results, outcome)
+
+    def _claim(self, session: Session, ids: list[int], outcome: Outcome) -> list[_Claimed]:
+        now = self.clock()
+        stale = now - self.lease
+        sending = DeliveryStatus.SENDING.value
+        # Claims abandoned by a dead worker: the provider may have the text already.
+        reclaimed = set(session.scalars(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(ids), OutboundMessage.status == sending, OutboundMessage.claimed_at <= stale)
+            .values(claimed_at=now, attempts=OutboundMessage.attempts + 1)
+            .returning(OutboundMessage.id)
+        ).all())
+        fresh = set(session.scalars(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(ids), OutboundMessage.status == DeliveryStatus.PENDING.value)
+            .values(status=sending, claimed_at=now, attempts=OutboundMessage.attempts + 1)
+            .returning(OutboundMessage.id)
+        ).all())
+        if not reclaimed and not fresh:
+            return []
+        rows = session.execute(
+            select(OutboundMessage, Member.status, Member.undeliverable_code)
+            .outerjoin(Member, Member.id == OutboundMessage.member_id)
+            .where(OutboundMessage.id.in_(reclaimed | fresh))
+            .order_by(OutboundMessage.id)
+        ).all()
+        order = {message_id: i for i, message_id in enumerate(ids)}
+        rows.sort(key=lambda row: order[row[0].id])
+        claimed: list[_Claimed] = []
+        cipher = self.svc.cipher
+        for message, member_status, undeliverable in rows:
+            to = cipher.decrypt(message.to_token)
+            body = cipher.decrypt(message.body_token)
+            if message.id in reclaimed and self._reconcile(message, to, body):
+                outcome.reconciled += 1
+                continue
+            if message.valid_until is not None and message.valid_until <= now:
+                self._finish(message, DeliveryStatus.EXPIRED, now)
+                outcome.expired += 1
+                continue
+            blocked = member_status == MemberStatus.OPTED_OUT.value or undeliverable is not None
+            if blocked and message.purpose not in ALWAYS_DELIVER:
+                self._finish(message, DeliveryStatus.CANCELLED, now)
+                outcome.cancelled += 1
+                continue
+            claimed.append(_Claimed(message.id, to, body, message.segments, message.purpose in BULK_PURPOSES,
+                                    message.valid_until))
+        return claimed
+
+    def _reconcile(self, message: OutboundMessage, to: str, body: str) -> bool:
+        """True when the provider already has this text (the dead worker did send it)."""
+        try:
+            found = self.svc.provider.find_sent(to, message.created_at - timedelta(minutes=1))
+        except ProviderError:
+            # The claim is rolled back with this chunk; the next sweep tries again.
+            log.warning("reconcile failed for message %s to %s; will retry later", message.id, mask_phone(to))
+            raise
+        for text in found:
+            if text.body == body:
+                message.provider_sid = text.sid
+                self._finish(message, DeliveryStatus.QUEUED, self.clock())
+                return True
+        return False
+
+    @staticmethod
+    def _finish(message: OutboundMessage, status: DeliveryStatus, now: datetime) -> None:
+        message.status = status.value
+        message.status_at = now
+
+    def _send_one(self, text: _Claimed) -> SentText | ProviderError:
+        try:
+            self.limiter.acquire(text.segments, bulk=text.bulk)
+            validity = None
+            if text.valid_until is not None:
+                validity = int((text.valid_until - self.clock()).total_seconds())
+                if validity < 1:
+                    return ProviderError("validity period ran out before sending", code=30036)
+            return self.svc.provider.send_sms(text.to, text.body, status_callback=status_callback_url(self.svc, text.id),
+                                              validity_period=validity)
+        except ProviderError as exc:
+            return exc
+        except Exception as exc:  # noqa: BLE001 - a bug or outage must not lose the batch
+            log.exception("unexpected error sending message %s", text.id)
+            return ProviderError(f"unexpected {type(exc).__name__}", ambiguous=True)
+
+    def _record(self, session: Session, claimed: list[_Claimed], results: list[Any], outcome: Outcome) -> None:
+        now = self.clock()
+        sent_rows: list[dict[str, Any]] = []
+        for text, result in zip(claimed, results, strict=True):
+            if isinstance(result, SentText):
+                sent_rows.append({"mid": text.id, "sid": result.sid, "now": now})
+                continue
+            message = session.get(OutboundMessage, text.id)
+            assert message is not None
+            if result.code == 30036:
+                self._finish(message, DeliveryStatus.EXPIRED, now)
+                outcome.expired += 1
+            elif result.ambiguous:
+                outcome.ambiguous += 1  # stays SENDING: reconciled once the lease runs out
+                log.warning("message %s to %s: %s", text.id, mask_phone(text.to), result)
+            elif result.retryable:
+                message.status = DeliveryStatus.PENDING.value
+                message.error_code = result.code or result.http_status
+                outcome.retry.append(text.id)
+            else:
+                message.error_code = result.code or result.http_status
+                self._finish(message, DeliveryStatus.FAILED, now)
+                outcome.failed += 1
+                self._mark_member(session, message, result.code, now)
+                log.info("message %s to %s failed permanently: %s", text.id, mask_phone(text.to), result.code)
+        if sent_rows:
+            session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == bindparam("mid"), OutboundMessage.status == DeliveryStatus.SENDING.value)
+                .values(status=DeliveryStatus.QUEUED.value, provider_sid=bindparam("sid"), sent_at=bindparam("now"),
+                        status_at=bindparam("now")),
+                sent_rows,
+                execution_options={"synchronize_session": False},
+            )
+            outcome.sent += len(sent_rows)
+            self._thread_alerts(session, [row["mid"] for row in sent_rows], now)
+
+    def _thread_alerts(self, session: Session, ids: list[int], now: datetime) -> None:
+        """Each alert sent is a line in its incident's thread."""
+        rows = session.execute(
+            select(OutboundMessage.id, OutboundMessage.incident_id, OutboundMessage.member_id, OutboundMessage.layer,
+                   OutboundMessage.purpose, OutboundMessage.provider_sid, OutboundMessage.to_token)
+            .where(OutboundMessage.id.in_(ids), OutboundMessage.incident_id.is_not(None))
+        ).all()
+        events = [
+            {"incident_id": r.incident_id, "at": now, "kind": f"{r.purpose}_sent", "member_id": r.member_id,
+             "actor": mask_phone(self.svc.cipher.decrypt(r.to_token)), "body_token": None,
+             "detail": {"layer": r.layer, "message": r.id}}
+            for r in rows
+        ]
+        if events:
+            session.execute(ThreadEvent.__table__.insert(), events)
+
+    @staticmethod
+    def _mark_member(session: Session, message: OutboundMessage, code: int | None, now: datetime) -> None:
+        if message.member_id is None or code not in (OPTED_OUT, INVALID_NUMBER, NOT_MOBILE):
+            return
+        member = session.get(Member, message.member_id)
+        if member is None:
+            return
+        if code == OPTED_OUT:
+            # The carrier says they opted out (perhaps by texting STOP to another of our numbers).
+            member.status = MemberStatus.OPTED_OUT.value
+            member.opted_out_at = member.opted_out_at or now
+        else:
+            member.undeliverable_code = code

@@ -1,0 +1,91 @@
+"""The Twilio adapter: the one module that imports twilio.rest."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from rapidresponse.messaging.provider import FoundText, ProviderError, SentText
+from rapidresponse.settings import TWILIO_API_BASE_URL, Settings
+
+
+class BaseUrlHttpClient(TwilioHttpClient):
+    """Sends every API request to TWILIO_API_BASE_URL (a compatible provider, or a loopback fake).
+
+    The SDK has no setting for this; setting `client.api.base_url` covers one domain only.
+    """
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        parts = urlsplit(base_url)
+        self._scheme, self._netloc = parts.scheme, parts.netloc
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        parts = urlsplit(url)
+        url = urlunsplit((self._scheme, self._netloc, parts.path, parts.query, parts.fragment))
+        return super().request(method, url, *args, **kwargs)
+
+
+class TwilioProvider:
+    name = "twilio"
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.twilio_account_sid and settings.twilio_auth_token
+        http_client: TwilioHttpClient
+        if settings.twilio_api_base_url != TWILIO_API_BASE_URL:
+            http_client = BaseUrlHttpClient(settings.twilio_api_base_url, timeout=15)
+        else:
+            http_client = TwilioHttpClient(timeout=15)
+        self._client = Client(settings.twilio_account_sid, str(settings.twilio_auth_token),
+                              http_client=http_client)
+        self._from = settings.twilio_from_number
+        self._service = settings.twilio_messaging_service_sid
+
+    def send_sms(self, to: str, body: str, *, status_callback: str | None,
+                 validity_period: int | None) -> SentText:
+        kwargs: dict[str, Any] = {"to": to, "body": body}
+        if self._service:
+            kwargs["messaging_service_sid"] = self._service
+        else:
+            kwargs["from_"] = self._from
+        if status_callback:
+            kwargs["status_callback"] = status_callback
+        if validity_period:
+            kwargs["validity_period"] = validity_period
+        try:
+            message = self._client.messages.create(**kwargs)
+        except TwilioRestException as exc:
+            raise ProviderError(exc.msg or "Twilio refused the message", code=exc.code,
+                                http_status=exc.status) from None
+        except TwilioException as exc:
+            raise ProviderError(f"Twilio request failed: {type(exc).__name__}", ambiguous=True) from None
+        except OSError as exc:  # requests' connection errors derive from OSError
+            raise ProviderError(f"Twilio unreachable: {type(exc).__name__}", ambiguous=True) from None
+        return SentText(sid=str(message.sid), status=str(message.status or "queued"))
+
+    def place_call(self, to: str, *, twiml: str, status_callback: str | None) -> str:
+        kwargs: dict[str, Any] = {"to": to, "from_": self._from, "twiml": twiml}
+        if status_callback:
+            kwargs["status_callback"] = status_callback
+        try:
+            call = self._client.calls.create(**kwargs)
+        except TwilioRestException as exc:
+            raise ProviderError(exc.msg or "Twilio refused the call", code=exc.code,
+                                http_status=exc.status) from None
+        except (TwilioException, OSError) as exc:
+            raise ProviderError(f"Twilio call failed: {type(exc).__name__}", ambiguous=True) from None
+        return str(call.sid)
+
+    def find_sent(self, to: str, since: datetime) -> list[FoundText]:
+        try:
+            # DateSent filters by day; the caller matches bodies and creation times.
+            found = self._client.messages.list(to=to, date_sent_after=since - timedelta(days=1), limit=50)
+        except (TwilioException, OSError) as exc:
+            raise ProviderError(f"Twilio list failed: {type(exc).__name__}", ambiguous=True) from None
+        return [FoundText(sid=str(m.sid), body=str(m.body or ""), created_at=m.date_created) for m in found]

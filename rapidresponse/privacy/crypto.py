@@ -1,0 +1,45 @@
+"""Encryption at rest for personal fields, and the keyed hash they are looked up by.
+
+Phone numbers (and message bodies, names, report texts) are stored as Fernet tokens. Equality
+look-ups use a blind index: HMAC-SHA256 under a key derived from DATA_KEY, so the database alone
+never reveals a number, and a table of hashes of every phone number is useless without the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+
+class DecryptionError(Exception):
+    """A stored token does not open with any configured key."""
+
+
+class FieldCipher:
+    """Encrypts fields with DATA_KEY; older keys (for rotation) still decrypt."""
+
+    def __init__(self, data_key: str, *old_keys: str) -> None:
+        keys = [data_key, *old_keys]
+        self._fernet = MultiFernet([Fernet(k.encode("ascii")) for k in keys])
+        # The index key is derived from the current key only: rotating DATA_KEY means re-indexing
+        # (`rapidresponse db rotate-key`), which is rare and explicit.
+        self._index_key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"rapidresponse blind index v1"
+        ).derive(data_key.encode("ascii"))
+
+    def encrypt(self, value: str) -> bytes:
+        return self._fernet.encrypt(value.encode("utf-8"))
+
+    def decrypt(self, token: bytes) -> str:
+        try:
+            return self._fernet.decrypt(bytes(token)).decode("utf-8")
+        except InvalidToken:
+            raise DecryptionError("stored value does not decrypt with DATA_KEY") from None
+
+    def blind_index(self, value: str) -> str:
+        """Keyed hash of a normalized value (an E.164 number), hex; equal inputs give equal outputs."""
+        return hmac.new(self._index_key, value.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -1,0 +1,230 @@
+"""Settings: the only module that reads the environment.
+
+Every value is parsed and validated once, at start-up. A missing or malformed value raises
+SettingsError whose message starts with the variable's name; entry points print that one line
+and exit, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import phonenumbers
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'instance' / 'rapidresponse.sqlite3'}"
+DEFAULT_TREES_FILE = PROJECT_ROOT / "config" / "trees.toml"
+TWILIO_API_BASE_URL = "https://api.twilio.com"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; str() names the variable."""
+
+
+class Secret(str):
+    """A string whose repr never shows its value (settings get logged and printed in tracebacks)."""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+@dataclass(frozen=True)
+class Settings:
+    secret_key: Secret
+    data_key: Secret
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    port: int = 5000
+    public_base_url: str = "http://localhost:5000"
+    default_region: str = "US"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: Secret | None = None
+    # Accepted during a token rotation: webhooks signed with either token verify.
+    twilio_auth_token_previous: Secret | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base_url: str = TWILIO_API_BASE_URL
+    trees_file: Path = DEFAULT_TREES_FILE
+    send_rate_segments_per_second: float = 1.0
+    send_concurrency: int = 50
+    alert_batch_size: int = 200
+    alert_validity_seconds: int = 900
+    send_lease_seconds: float = 120.0
+    sweep_interval_seconds: float = 5.0
+    unknown_sender_reply_limit: int = 3
+    queue_prefix: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def provider_name(self) -> str:
+        """'twilio' when credentials are set, else the built-in simulator."""
+        return "twilio" if self.twilio_account_sid else "simulator"
+
+    @property
+    def sender_id(self) -> str:
+        """What the rate limit is shared by: the Messaging Service, else the number."""
+        return self.twilio_messaging_service_sid or self.twilio_from_number or "simulator"
+
+    @property
+    def uses_messaging_service(self) -> bool:
+        return bool(self.twilio_messaging_service_sid)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        return cls(
+            secret_key=Secret(_required(env, "SECRET_KEY", min_length=16)),
+            data_key=Secret(_fernet_key(env, "DATA_KEY")),
+            database_url=_database_url(env),
+            redis_url=_url(env, "REDIS_URL", "redis://127.0.0.1:6379/0", schemes={"redis", "rediss", "unix"}),
+            port=_int(env, "PORT", 5000, low=1, high=65535),
+            public_base_url=_url(env, "PUBLIC_BASE_URL", "http://localhost:5000", schemes={"http", "https"})
+            .rstrip("/"),
+            default_region=_region(env),
+            twilio_account_sid=_twilio_sid(env, "TWILIO_ACCOUNT_SID", "AC"),
+            twilio_auth_token=_optional_secret(env, "TWILIO_AUTH_TOKEN"),
+            twilio_auth_token_previous=_optional_secret(env, "TWILIO_AUTH_TOKEN_PREVIOUS"),
+            twilio_from_number=_from_number(env),
+            twilio_messaging_service_sid=_twilio_sid(env, "TWILIO_MESSAGING_SERVICE_SID", "MG"),
+            twilio_api_base_url=_url(env, "TWILIO_API_BASE_URL", TWILIO_API_BASE_URL, schemes={"http", "https"})
+            .rstrip("/"),
+            trees_file=_path(env, "TREES_FILE", DEFAULT_TREES_FILE),
+            send_rate_segments_per_second=_float(env, "SEND_RATE_SEGMENTS_PER_SECOND", 1.0, low=0.0),
+            send_concurrency=_int(env, "SEND_CONCURRENCY", 50, low=1, high=500),
+            alert_batch_size=_int(env, "ALERT_BATCH_SIZE", 200, low=1, high=5000),
+            alert_validity_seconds=_int(env, "ALERT_VALIDITY_SECONDS", 900, low=1, high=36000),
+            send_lease_seconds=_float(env, "SEND_LEASE_SECONDS", 120.0, low=1.0),
+            sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0, low=0.05),
+            unknown_sender_reply_limit=_int(env, "UNKNOWN_SENDER_REPLY_LIMIT", 3, low=0, high=100),
+            queue_prefix=env.get("QUEUE_PREFIX", "").strip(),
+        )._checked()
+
+    def _checked(self) -> Settings:
+        if self.twilio_account_sid:
+            if not self.twilio_auth_token:
+                raise SettingsError("TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set")
+            if not (self.twilio_from_number or self.twilio_messaging_service_sid):
+                raise SettingsError(
+                    "TWILIO_FROM_NUMBER: set it or TWILIO_MESSAGING_SERVICE_SID when TWILIO_ACCOUNT_SID is set"
+                )
+        elif self.twilio_auth_token:
+            raise SettingsError("TWILIO_ACCOUNT_SID: required when TWILIO_AUTH_TOKEN is set")
+        return self
+
+
+def _required(env: dict[str, str], name: str, *, min_length: int = 1) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name}: is not set")
+    if len(value) < min_length:
+        raise SettingsError(f"{name}: must be at least {min_length} characters")
+    return value
+
+
+def _fernet_key(env: dict[str, str], name: str) -> str:
+    value = _required(env, name)
+    try:
+        raw = base64.urlsafe_b64decode(value.encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raw = b""
+    if len(raw) != 32:
+        raise SettingsError(
+            f"{name}: must be 32 bytes in URL-safe base64, as Fernet.generate_key() makes "
+            '(python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
+        )
+    return value
+
+
+def _database_url(env: dict[str, str]) -> str:
+    value = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    # Heroku still hands out postgres://, which SQLAlchemy no longer accepts.
+    if value.startswith("postgres://"):
+        value = "postgresql+psycopg://" + value[len("postgres://") :]
+    elif value.startswith("postgresql://"):
+        value = "postgresql+psycopg://" + value[len("postgresql://") :]
+    scheme = value.split(":", 1)[0]
+    if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+        raise SettingsError("DATABASE_URL: must be a sqlite:/// or postgres:// URL")
+    return value
+
+
+def _url(env: dict[str, str], name: str, default: str, *, schemes: set[str]) -> str:
+    value = env.get(name, "").strip() or default
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or (parts.scheme != "unix" and not parts.netloc):
+        raise SettingsError(f"{name}: must be a URL starting with {' or '.join(sorted(s + '://' for s in schemes))}")
+    return value
+
+
+def _int(env: dict[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}: must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float, *, low: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: must be a number, got {raw!r}") from None
+    if value != value or value < low:  # NaN or too small
+        raise SettingsError(f"{name}: must be a number of at least {low}, got {raw!r}")
+    return value
+
+
+def _region(env: dict[str, str]) -> str:
+    value = (env.get("DEFAULT_REGION", "").strip() or "US").upper()
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise SettingsError(f"DEFAULT_REGION: {value!r} is not a two-letter region code like US or MX")
+    return value
+
+
+def _twilio_sid(env: dict[str, str], name: str, prefix: str) -> str | None:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    if not (value.startswith(prefix) and len(value) == 34 and all(c in "0123456789abcdefABCDEF" for c in value[2:])):
+        raise SettingsError(f"{name}: must be {prefix} followed by 32 hexadecimal characters")
+    return value
+
+
+def _optional_secret(env: dict[str, str], name: str) -> Secret | None:
+    value = env.get(name, "").strip()
+    return Secret(value) if value else None
+
+
+def _from_number(env: dict[str, str]) -> str | None:
+    value = env.get("TWILIO_FROM_NUMBER", "").strip()
+    if not value:
+        return None
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_possible_number(parsed):
+        raise SettingsError("TWILIO_FROM_NUMBER: must be a phone number in E.164 form, like +15551234567")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _path(env: dict[str, str], name: str, default: Path) -> Path:
+    raw = env.get(name, "").strip()
+    path = Path(raw) if raw else default
+    if not path.is_file():
+        raise SettingsError(f"{name}: no such file: {path}")
+    return path

@@ -1,0 +1,1 @@
+"""The /simulator page: text the system as any number and see every reply (simulator provider only)."""

@@ -1,0 +1,133 @@
+"""The tree file, parsed and checked; frozen onto an incident as plain data."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class TreeConfigError(ValueError):
+    """The trees file is malformed; the message names the file and the place."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    number: int  # 1-based, in alert order
+    name: str
+    quorum: int
+    wait_seconds: float
+    verifies: bool = False
+    next_waits_for_confirmation: bool = False
+    zone_first: bool = False
+
+
+@dataclass(frozen=True)
+class Tree:
+    name: str
+    keywords: tuple[str, ...]
+    layers: tuple[Layer, ...]
+
+    def layer(self, number: int) -> Layer | None:
+        return self.layers[number - 1] if 1 <= number <= len(self.layers) else None
+
+    @property
+    def verifier_layers(self) -> frozenset[int]:
+        return frozenset(layer.number for layer in self.layers if layer.verifies)
+
+    def freeze(self) -> dict[str, Any]:
+        """Plain JSON-able data stored on an incident when it opens."""
+        return {"name": self.name, "keywords": list(self.keywords), "layers": [asdict(x) for x in self.layers]}
+
+    @classmethod
+    def thaw(cls, data: Mapping[str, Any]) -> Tree:
+        return cls(
+            name=str(data["name"]),
+            keywords=tuple(data.get("keywords", ())),
+            layers=tuple(Layer(**layer) for layer in data["layers"]),
+        )
+
+
+@dataclass(frozen=True)
+class Trees:
+    trees: Mapping[str, Tree]
+    default_tree: str
+
+    def get(self, name: str | None) -> Tree:
+        return self.trees[name or self.default_tree]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.trees
+
+    @property
+    def report_words(self) -> dict[str, str]:
+        """Upper-case keyword -> tree name, for the keyword parser."""
+        return {word: tree.name for tree in self.trees.values() for word in tree.keywords}
+
+
+def load_trees(path: Path) -> Trees:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TreeConfigError(f"{path}: cannot read: {exc.__class__.__name__}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TreeConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_trees(data, source=str(path))
+
+
+def parse_trees(data: Mapping[str, Any], source: str = "trees") -> Trees:
+    raw_trees = data.get("trees")
+    if not isinstance(raw_trees, dict) or not raw_trees:
+        raise TreeConfigError(f"{source}: needs at least one [trees.NAME] table")
+    trees: dict[str, Tree] = {}
+    seen_words: dict[str, str] = {}
+    for name, raw in raw_trees.items():
+        where = f"{source}: trees.{name}"
+        if not NAME.match(name):
+            raise TreeConfigError(f"{where}: a tree name is lower-case letters, digits and _")
+        if not isinstance(raw, dict):
+            raise TreeConfigError(f"{where}: must be a table")
+        words = raw.get("keywords", [])
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            raise TreeConfigError(f"{where}.keywords: must be a list of words")
+        keywords = tuple(w.strip().upper() for w in words)
+        for word in keywords:
+            if word in seen_words:
+                raise TreeConfigError(f"{where}.keywords: {word} is also a keyword of {seen_words[word]}")
+            seen_words[word] = name
+        raw_layers = raw.get("layers")
+        if not isinstance(raw_layers, list) or not raw_layers:
+            raise TreeConfigError(f"{where}: needs at least one [[trees.{name}.layers]]")
+        layers = tuple(_layer(f"{where}.layers[{i}]", i, raw_layer) for i, raw_layer in enumerate(raw_layers, 1))
+        trees[name] = Tree(name=name, keywords=keywords, layers=layers)
+    default = data.get("default_tree", next(iter(trees)))
+    if default not in trees:
+        raise TreeConfigError(f"{source}: default_tree {default!r} is not one of the trees")
+    return Trees(trees=trees, default_tree=str(default))
+
+
+def _layer(where: str, number: int, raw: Any) -> Layer:
+    if not isinstance(raw, dict):
+        raise TreeConfigError(f"{where}: must be a table")
+    unknown = set(raw) - {"name", "quorum", "wait_seconds", "verifies", "next_waits_for_confirmation", "zone_first"}
+    if unknown:
+        raise TreeConfigError(f"{where}: unknown setting {sorted(unknown)[0]!r}")
+    quorum = raw.get("quorum", 1)
+    wait = raw.get("wait_seconds", 300)
+    if not isinstance(quorum, int) or isinstance(quorum, bool) or quorum < 1:
+        raise TreeConfigError(f"{where}.quorum: must be a whole number of at least 1")
+    if not isinstance(wait, int | float) or isinstance(wait, bool) or wait <= 0:
+        raise TreeConfigError(f"{where}.wait_seconds: must be a positive number of seconds")
+    flags = {}
+    for flag in ("verifies", "next_waits_for_confirmation", "zone_first"):
+        value = raw.get(flag, False)
+        if not isinstance(value, bool):
+            raise TreeConfigError(f"{where}.{flag}: must be true or false")
+        flags[flag] = value
+    return Layer(number=number, name=str(raw.get("name", f"layer {number}")), quorum=quorum,
+                 wait_seconds=float(wait), **flags)

@@ -1,0 +1,1 @@
+"""The Twilio-facing blueprint: verify, parse, one service call, enqueue, answer."""

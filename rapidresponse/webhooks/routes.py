@@ -1,0 +1,79 @@
+"""POST /twilio/sms (inbound texts) and POST /twilio/status (delivery status callbacks)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, request
+from twilio.twiml.messaging_response import MessagingResponse
+
+from rapidresponse.db import utcnow
+from rapidresponse.inbound.service import InboundText, receive
+from rapidresponse.jobs.dispatch import dispatch
+from rapidresponse.messaging import delivery
+from rapidresponse.messaging.signature import is_signed, public_url
+from rapidresponse.services import Services
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
+
+
+def services() -> Services:
+    svc: Services = current_app.extensions["rapidresponse"]
+    return svc
+
+
+def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse (403) anything not signed by Twilio with our auth token; nothing is stored or sent."""
+
+    @wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        settings = services().settings
+        url = public_url(settings, request.path, request.query_string.decode("latin-1"))
+        params = request.form.to_dict(flat=True)
+        if not is_signed(settings, url, params, request.headers.get("X-Twilio-Signature")):
+            log.warning("refused unsigned or forged request to %s", request.path)
+            abort(403)
+        return view(*args, **kwargs)
+
+    return checked
+
+
+def twiml(response: MessagingResponse) -> Response:
+    return Response(str(response), mimetype="application/xml")
+
+
+@bp.post("/sms")
+@twilio_signed
+def sms() -> Response:
+    form = request.form
+    sid, sender = form.get("MessageSid", "").strip(), form.get("From", "").strip()
+    if not sid or not sender or "Body" not in form or len(sid) > 64:
+        abort(400, "MessageSid, From and Body are required")
+    svc = services()
+    handled = receive(svc, InboundText(message_sid=sid, from_number=sender, body=form.get("Body", "")), utcnow())
+    dispatch(svc, handled.after)
+    response = MessagingResponse()
+    if handled.reply:
+        response.message(handled.reply)
+    return twiml(response)
+
+
+@bp.post("/status")
+@twilio_signed
+def status() -> tuple[str, int]:
+    form = request.form
+    sid, state = form.get("MessageSid", "").strip(), form.get("MessageStatus", "").strip().lower()
+    if not sid or not state:
+        abort(400, "MessageSid and MessageStatus are required")
+    message_id = request.args.get("m", "")
+    error = form.get("ErrorCode", "").strip()
+    delivery.record_status(
+        services(), message_sid=sid, status=state, now=utcnow(),
+        message_id=int(message_id) if message_id.isdigit() else None,
+        error_code=int(error) if error.isdigit() else None,
+    )
+    return "", 204

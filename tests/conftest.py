@@ -1,0 +1,192 @@
+"""Shared fixtures: settings, services on a fresh database, the app, signed Twilio requests, members."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import responses
+from cryptography.fernet import Fernet
+from redis import Redis
+from sqlalchemy import create_engine, text
+from twilio.request_validator import RequestValidator
+
+from rapidresponse import create_app
+from rapidresponse.db import Base, import_models
+from rapidresponse.members import registry
+from rapidresponse.members.models import Member, MemberStatus
+from rapidresponse.services import Services, build_services
+from rapidresponse.settings import Settings
+
+ACCOUNT_SID = "AC" + "0" * 31 + "1"
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+FROM_NUMBER = "+15005550006"
+PUBLIC_BASE_URL = "https://rr.example.org"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TWILIO_MESSAGES = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+
+
+def backends() -> list[str]:
+    return ["sqlite"] + (["postgres"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+def test_env(tmp_path: Any, database_url: str, **overrides: str) -> dict[str, str]:
+    env = {
+        "SECRET_KEY": "test-secret-key-0123456789",
+        "DATA_KEY": Fernet.generate_key().decode(),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": FROM_NUMBER,
+        "QUEUE_PREFIX": f"test-{uuid.uuid4().hex[:8]}:",
+        "SEND_RATE_SEGMENTS_PER_SECOND": "0",
+    }
+    env.update(overrides)
+    return env
+
+
+def fresh_postgres(url: str) -> None:
+    """Each test gets empty tables."""
+    import_models()
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1)
+                           if url.startswith("postgresql://") else url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=backends())
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "postgres":
+        url = os.environ["TEST_DATABASE_URL"]
+        fresh_postgres(url)
+        return url
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture
+def env(tmp_path: Any, database_url: str) -> dict[str, str]:
+    return test_env(tmp_path, database_url)
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def svc(settings: Settings) -> Iterator[Services]:
+    services = build_services(settings)
+    services.db.create_all()
+    yield services
+    clear_queues(services.redis, settings.queue_prefix)
+    services.db.engine.dispose()
+
+
+def clear_queues(redis: Redis, prefix: str) -> None:
+    keys = list(redis.scan_iter(f"rq:*{prefix}*")) + list(redis.scan_iter(f"{prefix}*"))
+    if keys:
+        redis.delete(*keys)
+
+
+@pytest.fixture
+def app(svc: Services) -> Any:
+    app = create_app(services=svc)
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    return app
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def twilio_api() -> Iterator[responses.RequestsMock]:
+    """Twilio's REST API, mocked: every create answers 201 with a fresh SID."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.POST, TWILIO_MESSAGES, callback=_created)
+        yield mock
+
+
+def _created(request: Any) -> tuple[int, dict[str, str], str]:
+    import json
+    from urllib.parse import parse_qs
+
+    form = {k: v[0] for k, v in parse_qs(request.body or "").items()}
+    sid = "SM" + uuid.uuid4().hex
+    return 201, {}, json.dumps({"sid": sid, "status": "queued", "to": form.get("To"), "body": form.get("Body"),
+                                "account_sid": ACCOUNT_SID})
+
+
+def sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
+    return RequestValidator(token).compute_signature(url, params)
+
+
+class Phone:
+    """Texts the webhook exactly as Twilio would, signed, from one number."""
+
+    def __init__(self, client: Any, number: str) -> None:
+        self.client, self.number = client, number
+
+    def text(self, body: str, sid: str | None = None) -> Any:
+        return signed_post(self.client, "/twilio/sms", {
+            "MessageSid": sid or "SM" + uuid.uuid4().hex, "From": self.number, "To": FROM_NUMBER,
+            "Body": body, "AccountSid": ACCOUNT_SID, "NumMedia": "0",
+        })
+
+    def reply_to(self, body: str) -> str:
+        response = self.text(body)
+        assert response.status_code == 200, response.data
+        return twiml_text(response.data)
+
+
+def signed_post(client: Any, path: str, params: dict[str, str], *, token: str = AUTH_TOKEN,
+                query: str = "") -> Any:
+    url = PUBLIC_BASE_URL + path + (f"?{query}" if query else "")
+    return client.post(path + (f"?{query}" if query else ""), data=params,
+                       headers={"X-Twilio-Signature": sign(url, params, token)})
+
+
+def twiml_text(xml: bytes) -> str:
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(xml)
+    return " | ".join((m.text or "") for m in root.iter("Message"))
+
+
+@pytest.fixture
+def phone(client: Any) -> Phone:
+    return Phone(client, "+12125550101")
+
+
+def add_member(svc: Services, phone: str, *, language: str = "en", zone: str | None = None,
+               roles: str = "member", trees: dict[str, int] | None = None,
+               status: MemberStatus = MemberStatus.ACTIVE) -> int:
+    with svc.db.session() as session:
+        member = registry.new_member(svc.cipher, phone, language=language, zone=zone, status=status,
+                                     roles=registry.parse_roles(roles))
+        if trees:
+            registry.set_memberships(member, trees)
+        if status == MemberStatus.ACTIVE:
+            member.consented_at = datetime.now(UTC)
+        session.add(member)
+        session.flush()
+        return member.id
+
+
+def member(svc: Services, phone: str) -> Member | None:
+    with svc.db.session() as session:
+        found = registry.find_by_phone(session, svc.cipher, phone)
+        if found is not None:
+            session.expunge(found)
+        return found
+
+
+__all__ = ["Base"]
