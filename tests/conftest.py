@@ -86,6 +86,7 @@ def svc(settings: Settings) -> Iterator[Services]:
     services.db.create_all()
     yield services
     clear_queues(services.redis, settings.queue_prefix)
+    services.redis.close()
     services.db.engine.dispose()
 
 

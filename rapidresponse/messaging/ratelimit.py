@@ -60,7 +60,12 @@ class RateLimiter:
         self._log_key = f"{prefix}rr:rate:{tag}"
         self._urgent_key = f"{prefix}rr:rate:{tag}:urgent"
         # Fractional limits (0.5/s) become N segments per a longer window.
-        per_window, window = (segments_per_second, 1.0) if segments_per_second >= 1 else (1, 1 / segments_per_second)
+        if segments_per_second <= 0:
+            per_window, window = 0.0, 1.0
+        elif segments_per_second >= 1:
+            per_window, window = segments_per_second, 1.0
+        else:
+            per_window, window = 1, 1 / segments_per_second
         self._per_window = int(per_window)
         # A small margin keeps the limit true as the provider sees it, despite jitter in between.
         self._window_us = int((window + margin_seconds) * 1_000_000)

@@ -1,0 +1,156 @@
+"""An end-to-end stack: the web app on a real port, real RQ workers in subprocesses, the loopback
+fake Twilio (which signs its status callbacks), a migrated SQLite database and the real Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from werkzeug.serving import make_server
+
+from bench.fake_twilio import FakeTwilio
+from rapidresponse import create_app
+from rapidresponse.cli import db_upgrade
+from rapidresponse.services import Services, build_services
+from rapidresponse.settings import Settings
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, REDIS_URL, add_member, clear_queues
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FAST_TREES = """
+default_tree = "ice"
+
+[trees.ice]
+keywords = ["ICE", "MIGRA"]
+
+[[trees.ice.layers]]
+name = "verifiers"
+verifies = true
+quorum = 1
+wait_seconds = {verify_wait}
+next_waits_for_confirmation = true
+
+[[trees.ice.layers]]
+name = "rapid responders"
+quorum = 2
+wait_seconds = {wait}
+
+[[trees.ice.layers]]
+name = "supporters"
+quorum = 5
+wait_seconds = {wait}
+
+[trees.eviction]
+keywords = ["EVICTION"]
+
+[[trees.eviction.layers]]
+name = "defenders"
+quorum = 2
+wait_seconds = {wait}
+"""
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {getattr(predicate, '__name__', predicate)}")
+        time.sleep(interval)
+
+
+class Stack:
+    def __init__(self, tmp_path: Path, *, latency: float = 0.0, callbacks: bool = True, wait: float = 2.0,
+                 verify_wait: float = 1.0, **env_overrides: str) -> None:
+        self.fake = FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, latency=latency,
+                               callbacks=callbacks).start()
+        trees = tmp_path / "trees.toml"
+        trees.write_text(FAST_TREES.format(wait=wait, verify_wait=verify_wait), encoding="utf-8")
+        self._server = make_server("127.0.0.1", 0, lambda e, s: self.app(e, s), threaded=True)
+        port = self._server.server_port
+        self.env = {
+            "SECRET_KEY": "e2e-secret-key-0123456789",
+            "DATA_KEY": Fernet.generate_key().decode(),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.sqlite3'}",
+            "REDIS_URL": REDIS_URL,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_FROM_NUMBER": FROM_NUMBER,
+            "TWILIO_API_BASE_URL": self.fake.url,
+            "TREES_FILE": str(trees),
+            "QUEUE_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}:",
+            "SEND_RATE_SEGMENTS_PER_SECOND": "0",
+            "SWEEP_INTERVAL_SECONDS": "0.3",
+            "SEND_LEASE_SECONDS": "3",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.env.update(env_overrides)
+        self.settings = Settings.from_env(self.env)
+        db_upgrade(self.settings.database_url)
+        self.svc: Services = build_services(self.settings)
+        self.app = create_app(services=self.svc)
+        self.client = self.app.test_client()
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self._logs: list[Path] = []
+        self._tmp = tmp_path
+
+    @property
+    def url(self) -> str:
+        return self.settings.public_base_url
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        log = self._tmp / f"worker-{len(self.workers)}.log"
+        self._logs.append(log)
+        env = dict(os.environ, **self.env)
+        with log.open("wb") as out:
+            process = subprocess.Popen([sys.executable, "-m", "workers.worker"], cwd=ROOT, env=env,
+                                       stdout=out, stderr=subprocess.STDOUT)
+        self.workers.append(process)
+        return process
+
+    def worker_logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in self._logs if p.exists())
+
+    def member(self, phone: str, **kwargs: Any) -> int:
+        return add_member(self.svc, phone, **kwargs)
+
+    def text(self, phone: str, body: str) -> str:
+        """Text the system as Twilio would deliver it, signed, to the live web server."""
+        from tests.conftest import twiml_text
+
+        params = {"MessageSid": "SM" + uuid.uuid4().hex, "From": phone, "To": FROM_NUMBER, "Body": body,
+                  "AccountSid": ACCOUNT_SID}
+        response = self.client.post("/twilio/sms", data=params, headers={
+            "X-Twilio-Signature": self.fake.sign(self.url + "/twilio/sms", params)})
+        assert response.status_code == 200, response.data
+        return twiml_text(response.data)
+
+    def received(self, phone: str) -> list[str]:
+        return [m["body"] for m in self.fake.sent_to(phone)]
+
+    def close(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.workers:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self._server.shutdown()
+        self.fake.stop()
+        clear_queues(self.svc.redis, self.settings.queue_prefix)
+        self.svc.redis.close()
+        self.svc.db.engine.dispose()
