@@ -6,10 +6,24 @@ A bad setting stops any command with one line naming the variable, never a stack
 from __future__ import annotations
 
 import argparse
+import getpass
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+
+from rapidresponse.console.models import Coordinator
+from rapidresponse.db import utcnow
+from rapidresponse.members import importer, registry
+from rapidresponse.members.models import Member, MemberStatus, TreeMembership
+from rapidresponse.members.phones import InvalidNumberError, normalize_phone
+from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage
+from rapidresponse.privacy.masking import mask_phone
+from rapidresponse.services import Services
 from rapidresponse.settings import Settings, SettingsError
 from rapidresponse.trees.model import TreeConfigError
 
@@ -55,11 +69,51 @@ def db_upgrade(database_url: str) -> None:
     command.upgrade(config, "head")
 
 
+def services_or_exit(settings: Settings) -> Services:
+    """The process's services, or one line on stderr about the trees file and exit status 2."""
+    from rapidresponse.services import build_services
+
+    try:
+        return build_services(settings)
+    except TreeConfigError as exc:
+        print(f"rapidresponse: TREES_FILE: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rapidresponse", description=__doc__)
     commands = parser.add_subparsers(dest="group", required=True)
     db = commands.add_parser("db", help="database").add_subparsers(dest="command", required=True)
     db.add_parser("upgrade", help="apply migrations")
+
+    members = commands.add_parser("members", help="members and their places in the trees")
+    member_commands = members.add_subparsers(dest="command", required=True)
+    imports = member_commands.add_parser(
+        "import", help="add or update members from a CSV file",
+        description="Columns: phone,name,language,zone,roles,trees (a header row is required; only phone "
+                    "must be there). roles like responder;coordinator, trees like ice:1;eviction:2. Every "
+                    "row is checked first: if any is rejected, nothing is imported. An existing member is "
+                    "updated in the columns the file has; someone who texted STOP is never re-added.")
+    imports.add_argument("file", type=Path, metavar="FILE.csv")
+    imports.add_argument("--welcome", action="store_true",
+                         help="text a welcome to each member the import makes active")
+    listing = member_commands.add_parser("list", help="list members (numbers masked, no names)")
+    listing.add_argument("--tree", help="only members of this tree")
+    listing.add_argument("--status", choices=[s.value for s in MemberStatus],
+                         help="only members with this status")
+    remove = member_commands.add_parser("remove", help="delete a member and their tree memberships")
+    remove.add_argument("phone", metavar="PHONE")
+
+    coordinators = commands.add_parser("coordinators", help="people who sign in to the web console")
+    coordinator_commands = coordinators.add_subparsers(dest="command", required=True)
+    create = coordinator_commands.add_parser("create", help="create a console sign-in")
+    create.add_argument("email", metavar="EMAIL")
+    create.add_argument("--password-stdin", action="store_true",
+                        help="read the password from the first line of standard input")
+
+    trees = commands.add_parser("trees", help="the phone trees in TREES_FILE")
+    tree_commands = trees.add_subparsers(dest="command", required=True)
+    tree_commands.add_parser("show", help="each tree, its layers and how many active members are in each")
     return parser
 
 
@@ -75,10 +129,226 @@ def main(argv: Sequence[str] | None = None) -> int:
             db_upgrade(settings.database_url)
             print("database is up to date")
             return 0
+        handler = COMMANDS[(args.group, args.command)]
+        svc = services_or_exit(settings)
+        try:
+            return handler(svc, args)
+        finally:
+            svc.db.engine.dispose()
     except CommandError as exc:
         print(f"rapidresponse: {exc}", file=sys.stderr)
         return 1
+    except (OperationalError, ProgrammingError) as exc:
+        print(f"rapidresponse: {database_problem(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+
+
+def database_problem(exc: DBAPIError) -> str:
+    # Only the driver's first line: the full error carries the SQL and its parameters.
+    first = (str(exc.orig).strip().splitlines() or [""])[0]
+    hint = "; has `rapidresponse db upgrade` been run?" if "table" in first or "relation" in first else ""
+    return f"database: {first or type(exc.orig).__name__}{hint}"
+
+
+# --- members -------------------------------------------------------------------------------------
+
+
+def members_import(svc: Services, args: argparse.Namespace) -> int:
+    from rapidresponse.incidents.service import AfterCommit
+    from rapidresponse.jobs import queues
+    from rapidresponse.jobs.dispatch import dispatch
+
+    try:
+        columns, records = importer.read_csv(args.file)
+    except importer.ImportFileError as exc:
+        raise CommandError(str(exc)) from None
+    rows, rejects = importer.parse_rows(columns, records, region=svc.settings.default_region, trees=svc.trees)
+    if rejects:
+        return report_rejects(rejects)
+    if not rows:
+        raise CommandError(f"{args.file}: no members in it, only the header row")
+    try:
+        with svc.db.session() as session:
+            result = importer.apply(session, svc.cipher, rows, now=utcnow(), welcome=args.welcome)
+    except importer.RowsRejectedError as exc:
+        return report_rejects(exc.rejects)
+    except IntegrityError:
+        raise CommandError("a number in the file joined by text while importing; nothing was imported, "
+                           "run the import again") from None
+    if result.welcome_ids:
+        dispatch(svc, AfterCommit(send_ids=list(result.welcome_ids)), queue=queues.BULK)
+    summary = f"imported {plural(result.imported, 'member')} ({result.updated} updated)"
+    if args.welcome:
+        summary += f", {plural(len(result.welcome_ids), 'welcome text')} queued"
+    print(summary)
     return 0
+
+
+def report_rejects(rejects: Sequence[importer.Reject]) -> int:
+    for reject in rejects:
+        print(reject, file=sys.stderr)
+    rows = len({reject.row for reject in rejects})
+    print(f"rapidresponse: nothing imported: {plural(rows, 'row')} rejected; fix the file and run it again",
+          file=sys.stderr)
+    return 1
+
+
+def members_list(svc: Services, args: argparse.Namespace) -> int:
+    if args.tree is not None and args.tree not in svc.trees:
+        raise CommandError(f"no tree {args.tree!r}; trees are {', '.join(sorted(svc.trees.trees))}")
+    query = select(Member).order_by(Member.id)
+    if args.status:
+        query = query.where(Member.status == args.status)
+    if args.tree:
+        query = query.where(Member.memberships.any(TreeMembership.tree == args.tree))
+    with svc.db.session() as session:
+        table = [
+            (
+                mask_phone(svc.phone_of(member.phone_token)),
+                member.status,
+                member.language,
+                member.zone or "-",
+                member.roles.replace(",", ";"),
+                ";".join(f"{m.tree}:{m.layer}" for m in sorted(member.memberships, key=tree_name)) or "-",
+            )
+            for member in session.scalars(query)
+        ]
+    if table:
+        print_table(("number", "status", "language", "zone", "roles", "trees"), table)
+    print(plural(len(table), "member"))
+    return 0
+
+
+def members_remove(svc: Services, args: argparse.Namespace) -> int:
+    try:
+        phone = normalize_phone(args.phone, svc.settings.default_region)
+    except InvalidNumberError as exc:
+        raise CommandError(f"PHONE: {exc}") from None
+    with svc.db.session() as session:
+        member = registry.find_by_phone(session, svc.cipher, phone)
+        if member is None:
+            raise CommandError(f"no member with the number {mask_phone(phone)}")
+        layers = len(member.memberships)
+        # Texts to them not yet handed to the provider would otherwise still go out.
+        session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.member_id == member.id,
+                   OutboundMessage.status == DeliveryStatus.PENDING.value)
+            .values(status=DeliveryStatus.CANCELLED.value, status_at=utcnow())
+        )
+        session.delete(member)
+    print(f"removed the member {mask_phone(phone)} and their {plural(layers, 'tree membership')}")
+    return 0
+
+
+# --- coordinators --------------------------------------------------------------------------------
+
+
+def coordinators_create(svc: Services, args: argparse.Namespace) -> int:
+    from werkzeug.security import generate_password_hash
+
+    email = normalize_email(args.email)
+    with svc.db.session() as session:
+        if session.scalar(select(Coordinator.id).where(Coordinator.email == email)) is not None:
+            raise CommandError(f"a coordinator {email} already exists")
+    password = read_password(args.password_stdin)
+    try:
+        with svc.db.session() as session:
+            session.add(Coordinator(email=email, password_hash=generate_password_hash(password)))
+    except IntegrityError:
+        raise CommandError(f"a coordinator {email} already exists") from None
+    print(f"created the coordinator {email}")
+    return 0
+
+
+def normalize_email(raw: str) -> str:
+    email = raw.strip().lower()
+    if len(email) > 254 or not EMAIL.match(email):
+        raise CommandError("EMAIL: not an email address like name@example.org")
+    return email
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if len(password) >= PASSWORD_MIN and getpass.getpass("again: ") != password:
+            raise CommandError("the passwords do not match")
+    else:
+        raise CommandError("no terminal to ask for the password on; pipe it in with --password-stdin")
+    if len(password) < PASSWORD_MIN:
+        raise CommandError(f"the password must be at least {PASSWORD_MIN} characters")
+    return password
+
+
+# --- trees ---------------------------------------------------------------------------------------
+
+
+def trees_show(svc: Services, args: argparse.Namespace) -> int:
+    with svc.db.session() as session:
+        counts: dict[tuple[str, int], int] = {
+            (tree, layer): count
+            for tree, layer, count in session.execute(
+                select(TreeMembership.tree, TreeMembership.layer, func.count())
+                .join(Member, Member.id == TreeMembership.member_id)
+                .where(Member.status == MemberStatus.ACTIVE.value)
+                .group_by(TreeMembership.tree, TreeMembership.layer)
+            )
+        }
+    for name, tree in svc.trees.trees.items():
+        default = " (default)" if name == svc.trees.default_tree else ""
+        print(f"{name}{default}: keywords {', '.join(tree.keywords) or '-'}")
+        for layer in tree.layers:
+            flags = [label for flag, label in LAYER_FLAGS if getattr(layer, flag)]
+            print(f"  {layer.number}. {layer.name}: quorum {layer.quorum}, wait {seconds(layer.wait_seconds)}"
+                  f"{', ' + ', '.join(flags) if flags else ''}; "
+                  f"{plural(counts.pop((name, layer.number), 0), 'active member')}")
+    # Memberships the trees file no longer has a place for (a layer or tree was removed from it).
+    for (name, number), count in sorted(counts.items()):
+        print(f"warning: {plural(count, 'active member')} in {name}:{number}, which is not in the trees file",
+              file=sys.stderr)
+    return 0
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def tree_name(membership: TreeMembership) -> str:
+    return membership.tree
+
+
+def seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+PASSWORD_MIN = 12
+LAYER_FLAGS = (
+    ("verifies", "verifies"),
+    ("next_waits_for_confirmation", "next layer waits for confirmation"),
+    ("zone_first", "zone first"),
+)
+COMMANDS: dict[tuple[str, str], Callable[[Services, argparse.Namespace], int]] = {
+    ("members", "import"): members_import,
+    ("members", "list"): members_list,
+    ("members", "remove"): members_remove,
+    ("coordinators", "create"): coordinators_create,
+    ("trees", "show"): trees_show,
+}
 
 
 if __name__ == "__main__":

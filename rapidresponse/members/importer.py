@@ -1,0 +1,277 @@
+"""Importing members from a coordinator's CSV file: every row checked before anything is written.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1, the first member row 2. A file
+with any rejected row imports nothing, so a coordinator fixes the file and runs it again rather
+than working out which half went in. Reject reasons never contain a phone number or a name.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rapidresponse.i18n import LANGUAGES, render
+from rapidresponse.members import registry
+from rapidresponse.members.models import Member, MemberStatus, TreeMembership
+from rapidresponse.members.phones import InvalidNumberError, normalize_phone
+from rapidresponse.messaging import outbox
+from rapidresponse.messaging.models import Purpose
+from rapidresponse.privacy.crypto import FieldCipher
+from rapidresponse.trees.model import Trees
+
+COLUMNS = ("phone", "name", "language", "zone", "roles", "trees")
+NAME_MAX = 100
+OPTED_OUT = "opted out by texting STOP; they must text START themselves"
+
+
+class ImportFileError(Exception):
+    """The file cannot be imported at all (unreadable, no header, no phone column)."""
+
+
+class RowsRejectedError(Exception):
+    """Some rows were refused; nothing was imported."""
+
+    def __init__(self, rejects: Sequence[Reject]) -> None:
+        super().__init__(f"{len(rejects)} rows rejected")
+        self.rejects = list(rejects)
+
+
+@dataclass(frozen=True)
+class Reject:
+    row: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.column}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One non-blank row of the file, as typed (values stripped)."""
+
+    row: int
+    values: Mapping[str, str]
+    extra_cells: bool = False
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """One checked row. Only the columns the file has are applied to an existing member."""
+
+    row: int
+    phone: str  # E.164
+    columns: frozenset[str]
+    name: str | None = None
+    language: str = "en"
+    zone: str | None = None
+    roles: str = "member"
+    trees: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    welcome_ids: list[int] = field(default_factory=list)
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.updated
+
+
+def read_csv(path: Path) -> tuple[frozenset[str], list[Record]]:
+    """The file's columns and its non-blank rows."""
+    try:
+        # utf-8-sig: spreadsheets often save a byte-order mark before the header.
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            records = list(csv.reader(handle))
+    except FileNotFoundError:
+        raise ImportFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImportFileError(f"{path}: is a directory, not a CSV file") from None
+    except PermissionError:
+        raise ImportFileError(f"{path}: not allowed to read it") from None
+    except OSError as exc:
+        raise ImportFileError(f"{path}: cannot read it ({exc.__class__.__name__})") from None
+    except UnicodeDecodeError:
+        raise ImportFileError(f"{path}: not UTF-8 text; save the sheet as CSV UTF-8") from None
+    except csv.Error as exc:
+        raise ImportFileError(f"{path}: not a readable CSV file ({exc})") from None
+    if not records or not any(cell.strip() for cell in records[0]):
+        raise ImportFileError(f"{path}: empty; the first row must be a header like {','.join(COLUMNS)}")
+    header = [cell.strip().lower() for cell in records[0]]
+    # Checked before anything from the header is echoed: without a phone column the "header" may be
+    # a member's row.
+    if "phone" not in header:
+        raise ImportFileError(f"{path}: the header row has no phone column (columns: {','.join(COLUMNS)})")
+    for name in header:
+        if name and name not in COLUMNS:
+            raise ImportFileError(f"{path}: unknown column {name[:40]!r} (columns: {','.join(COLUMNS)})")
+        if name and header.count(name) > 1:
+            raise ImportFileError(f"{path}: the column {name!r} appears twice")
+    rows = []
+    for number, record in enumerate(records[1:], start=2):
+        if not any(cell.strip() for cell in record):
+            continue
+        values = {name: cell.strip() for name, cell in zip(header, record, strict=False) if name}
+        extra = any(cell.strip() for cell in record[len(header):])
+        rows.append(Record(number, values, extra))
+    return frozenset(name for name in header if name), rows
+
+
+def parse_trees_cell(raw: str, trees: Trees) -> dict[str, int]:
+    """'ice:1;eviction:2' -> {'ice': 1, 'eviction': 2}; ValueError says what is wrong."""
+    found: dict[str, int] = {}
+    for item in raw.replace(",", ";").split(";"):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, layer_text = item.partition(":")
+        name = name.strip().lower()
+        if not sep or not name or not layer_text.strip().isdigit():
+            raise ValueError(f"{item[:40]!r} is not tree:layer, e.g. ice:1;eviction:2")
+        if name not in trees:
+            raise ValueError(f"no tree {name[:32]!r}; trees are {', '.join(sorted(trees.trees))}")
+        number = int(layer_text)
+        tree = trees.get(name)
+        if tree.layer(number) is None:
+            raise ValueError(f"{name} has layers 1 to {len(tree.layers)}, not {number}")
+        if name in found:
+            raise ValueError(f"{name} is given twice; a member is in one layer per tree")
+        found[name] = number
+    return found
+
+
+def parse_rows(columns: frozenset[str], records: Iterable[Record], *, region: str,
+               trees: Trees) -> tuple[list[MemberRow], list[Reject]]:
+    """Check every row (pure). Returns the good rows and every reason a row was refused."""
+    good: list[MemberRow] = []
+    rejects: list[Reject] = []
+    first_row_of: dict[str, int] = {}
+    for record in records:
+        number, values = record.row, record.values
+        problems: list[Reject] = []
+        if record.extra_cells:
+            problems.append(Reject(number, "row", "more cells than the header has columns"))
+        phone = ""
+        try:
+            phone = normalize_phone(values.get("phone", ""), region)
+        except InvalidNumberError as exc:
+            problems.append(Reject(number, "phone", str(exc)))
+        else:
+            if phone in first_row_of:
+                problems.append(Reject(number, "phone", f"same number as row {first_row_of[phone]}"))
+            else:
+                first_row_of[phone] = number
+        name = values.get("name", "") or None
+        if name is not None and len(name) > NAME_MAX:
+            problems.append(Reject(number, "name", f"longer than {NAME_MAX} characters"))
+        language = values.get("language", "").lower() or "en"
+        if language not in LANGUAGES:
+            problems.append(Reject(number, "language", f"must be one of {', '.join(LANGUAGES)}"))
+        zone: str | None = None
+        if values.get("zone"):
+            try:
+                zone = registry.normalize_zone(values["zone"])
+            except registry.MemberError as exc:
+                problems.append(Reject(number, "zone", str(exc)))
+        roles = "member"
+        try:
+            roles = registry.parse_roles(values.get("roles", ""))
+        except registry.MemberError as exc:
+            problems.append(Reject(number, "roles", str(exc)))
+        memberships: dict[str, int] = {}
+        try:
+            memberships = parse_trees_cell(values.get("trees", ""), trees)
+        except ValueError as exc:
+            problems.append(Reject(number, "trees", str(exc)))
+        if problems:
+            rejects.extend(problems)
+            continue
+        good.append(MemberRow(row=number, phone=phone, columns=columns, name=name, language=language,
+                              zone=zone, roles=roles, trees=memberships))
+    return good, rejects
+
+
+def existing_members(session: Session, cipher: FieldCipher, phones: Sequence[str]) -> dict[str, Member]:
+    """Members already registered under these numbers, by number."""
+    by_index = {cipher.blind_index(phone): phone for phone in phones}
+    found: dict[str, Member] = {}
+    indexes = list(by_index)
+    for start in range(0, len(indexes), 500):
+        chunk = indexes[start : start + 500]
+        for member in session.scalars(select(Member).where(Member.phone_index.in_(chunk))):
+            found[by_index[member.phone_index]] = member
+    return found
+
+
+def apply(session: Session, cipher: FieldCipher, rows: Sequence[MemberRow], *, now: datetime,
+          welcome: bool = False) -> ImportResult:
+    """Create or update a member per row; raises RowsRejectedError (writing nothing) if any is refused.
+
+    Imported members are active at once: the coordinator vouches for their consent. Someone who
+    texted STOP is never put back by an import; only their own START does that. With `welcome`,
+    everyone who becomes active through this import gets one welcome text (recorded, not sent).
+    """
+    existing = existing_members(session, cipher, [row.phone for row in rows])
+    rejects = [Reject(row.row, "phone", OPTED_OUT) for row in rows
+               if row.phone in existing and existing[row.phone].status == MemberStatus.OPTED_OUT.value]
+    if rejects:
+        raise RowsRejectedError(rejects)
+    result = ImportResult()
+    newly_active: list[tuple[Member, str]] = []
+    for row in rows:
+        member = existing.get(row.phone)
+        if member is None:
+            member = registry.new_member(cipher, row.phone, language=row.language, zone=row.zone,
+                                         status=MemberStatus.ACTIVE, roles=row.roles, name=row.name)
+            member.consented_at = now
+            registry.set_memberships(member, dict(row.trees))
+            session.add(member)
+            result.created += 1
+            newly_active.append((member, row.phone))
+            continue
+        _update(member, row, cipher)
+        if not member.is_active:
+            member.status = MemberStatus.ACTIVE.value
+            member.consented_at = now
+            member.opted_out_at = None
+            newly_active.append((member, row.phone))
+        result.updated += 1
+    session.flush()
+    if welcome:
+        texts = [
+            outbox.Text(to=phone, body=render("welcome.imported", member.language), purpose=Purpose.WELCOME,
+                        dedupe_key=f"welcome:{member.id}", member_id=member.id)
+            for member, phone in newly_active
+            if member.reachable
+        ]
+        result.welcome_ids = outbox.record(session, cipher, texts, now)
+    return result
+
+
+def _update(member: Member, row: MemberRow, cipher: FieldCipher) -> None:
+    # A column the file does not have leaves that field alone; an empty cell clears it to the default.
+    if "name" in row.columns:
+        member.name_token = cipher.encrypt(row.name) if row.name else None
+    if "language" in row.columns:
+        member.language = row.language
+    if "zone" in row.columns:
+        member.zone = row.zone
+    if "roles" in row.columns:
+        member.roles = row.roles
+    if "trees" in row.columns:
+        # Changed in place, not replaced: a delete and an insert of the same (member, tree) in one
+        # flush would trip the one-layer-per-tree constraint.
+        wanted = dict(row.trees)
+        member.memberships = [m for m in member.memberships if m.tree in wanted]
+        for membership in member.memberships:
+            membership.layer = wanted.pop(membership.tree)
+        member.memberships.extend(TreeMembership(tree=t, layer=n) for t, n in sorted(wanted.items()))
