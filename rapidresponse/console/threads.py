@@ -1,0 +1,250 @@
+"""What the console shows and does: incident summaries, a thread made readable, coordinator decisions.
+
+Plain functions over a Session (no Flask), so they are tested and reused without a request.
+Nothing returned here holds a full phone number: thread actors are masked when written, and
+details are masked again on the way out in case a future event puts a number there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from rapidresponse.escalation import service as escalation
+from rapidresponse.escalation.policy import responders_on_the_way
+from rapidresponse.incidents import service as incidents
+from rapidresponse.incidents.models import Acknowledgement, Incident, ThreadEvent
+from rapidresponse.incidents.responses import close_incident, wanted
+from rapidresponse.incidents.service import AfterCommit
+from rapidresponse.incidents.states import OPEN_STATUSES, IncidentStatus, LayerStatus
+from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage
+from rapidresponse.privacy.crypto import DecryptionError, FieldCipher
+from rapidresponse.privacy.masking import mask_phone
+from rapidresponse.services import Services
+from rapidresponse.trees.model import Tree
+
+RECENT_CLOSED = 30
+NOTE_MAX = 1000
+UNREADABLE = "[cannot be decrypted with the current DATA_KEY]"
+_PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+
+
+class Decision(StrEnum):
+    """What a coordinator may decide from the incident page."""
+
+    CONFIRM = "confirm"
+    FALSE_ALARM = "false_alarm"
+    RESOLVE = "resolve"
+    DRILL = "drill"
+
+
+CLOSING = {
+    Decision.FALSE_ALARM: IncidentStatus.FALSE_ALARM,
+    Decision.RESOLVE: IncidentStatus.RESOLVED,
+    Decision.DRILL: IncidentStatus.DRILL,
+}
+
+
+def coordinator_actor(coordinator_id: int) -> str:
+    """How a console user appears in a thread: by id, never by email."""
+    return f"coordinator #{coordinator_id}"
+
+
+def mask_digits(text: str) -> str:
+    """Anything that looks like a phone number keeps only its last four digits."""
+    return _PHONE_LIKE.sub(lambda m: mask_phone(m.group(0)) if sum(c.isdigit() for c in m.group(0)) >= 7
+                           else m.group(0), text)
+
+
+def readable(cipher: FieldCipher, token: bytes | None) -> str | None:
+    if token is None:
+        return None
+    try:
+        return cipher.decrypt(token)
+    except DecryptionError:
+        return UNREADABLE
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One row of the incidents list."""
+
+    id: int
+    code: str
+    tree: str
+    status: str
+    zone: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+    layers_alerted: list[int]
+    layer_count: int
+    yes: int
+    quorum: int
+    covered: bool
+
+    @property
+    def is_open(self) -> bool:
+        return IncidentStatus(self.status).is_open
+
+
+def summarize(incident: Incident, yes_by_layer: Counter[int]) -> Summary:
+    tree = Tree.thaw(incident.plan)
+    return Summary(
+        id=incident.id, code=incident.code, tree=incident.tree, status=incident.status, zone=incident.zone,
+        opened_at=incident.opened_at, closed_at=incident.closed_at,
+        layers_alerted=[lay.number for lay in incident.layers if lay.status == LayerStatus.ALERTED.value],
+        layer_count=len(tree.layers), yes=responders_on_the_way(tree, yes_by_layer),
+        quorum=wanted(tree, incident), covered=incident.covered_at is not None,
+    )
+
+
+def yes_counts(session: Session, incident_ids: list[int]) -> dict[int, Counter[int]]:
+    """YES answers per incident and layer, in one query for the whole list."""
+    counts: dict[int, Counter[int]] = defaultdict(Counter)
+    if not incident_ids:
+        return counts
+    rows = session.execute(
+        select(Acknowledgement.incident_id, Acknowledgement.layer, func.count())
+        .where(Acknowledgement.incident_id.in_(incident_ids), Acknowledgement.answer == "yes")
+        .group_by(Acknowledgement.incident_id, Acknowledgement.layer)
+    ).all()
+    for incident_id, layer, n in rows:
+        counts[int(incident_id)][int(layer or 0)] += int(n)
+    return counts
+
+
+def incident_list(session: Session, *,
+                  recent_closed: int = RECENT_CLOSED) -> tuple[list[Summary], list[Summary]]:
+    """Open incidents (newest first), then the most recently closed."""
+    open_ = list(session.scalars(
+        select(Incident).where(Incident.status.in_([s.value for s in OPEN_STATUSES]))
+        .order_by(Incident.opened_at.desc(), Incident.id.desc())
+    ).all())
+    closed = list(session.scalars(
+        select(Incident).where(Incident.status.not_in([s.value for s in OPEN_STATUSES]))
+        .order_by(Incident.closed_at.desc(), Incident.id.desc()).limit(recent_closed)
+    ).all())
+    yes = yes_counts(session, [i.id for i in open_ + closed])
+    return [summarize(i, yes[i.id]) for i in open_], [summarize(i, yes[i.id]) for i in closed]
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    kind: str
+    actor: str
+    body: str | None
+    detail: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class LayerLine:
+    number: int
+    name: str
+    verifies: bool
+    quorum: int
+    status: str
+    recipients: int
+    alerted_at: datetime | None
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    summary: Summary
+    report: str
+    verified: bool
+    unverified_escalation: bool
+    events: list[Event]
+    layers: list[LayerLine]
+    deliveries: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.summary.is_open
+
+
+def _detail(detail: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(str(k), mask_digits(str(v))) for k, v in detail.items() if v is not None and v != ""]
+
+
+def delivery_counts(session: Session, incident_id: int) -> list[tuple[str, int]]:
+    """Texts for this incident by status, in the order a text moves through them; zeros left out."""
+    rows = dict(session.execute(
+        select(OutboundMessage.status, func.count()).where(OutboundMessage.incident_id == incident_id)
+        .group_by(OutboundMessage.status)
+    ).all())
+    return [(s.value, int(rows[s.value])) for s in DeliveryStatus if rows.get(s.value)]
+
+
+def incident_view(session: Session, cipher: FieldCipher, incident_id: int) -> IncidentView | None:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        return None
+    tree = Tree.thaw(incident.plan)
+    events = [
+        Event(at=e.at, kind=e.kind, actor=e.actor, body=readable(cipher, e.body_token),
+              detail=_detail(e.detail))
+        for e in session.scalars(
+            select(ThreadEvent).where(ThreadEvent.incident_id == incident.id)
+            .order_by(ThreadEvent.at, ThreadEvent.id)
+        )
+    ]
+    layers = []
+    for lay in incident.layers:
+        spec = tree.layer(lay.number)
+        layers.append(LayerLine(
+            number=lay.number, name=spec.name if spec else f"layer {lay.number}",
+            verifies=bool(spec and spec.verifies), quorum=spec.quorum if spec else 0, status=lay.status,
+            recipients=lay.recipients, alerted_at=lay.alerted_at, due_at=lay.due_at,
+        ))
+    return IncidentView(
+        summary=summarize(incident, incidents.yes_by_layer(session, incident.id)),
+        report=readable(cipher, incident.text_token) or "", verified=incident.verified,
+        unverified_escalation=incident.unverified_escalation, events=events, layers=layers,
+        deliveries=delivery_counts(session, incident.id),
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    changed: bool
+    message: str
+    after: AfterCommit = field(default_factory=AfterCommit)
+
+
+def decide(svc: Services, session: Session, incident: Incident, decision: Decision, coordinator_id: int,
+           now: datetime) -> Outcome:
+    """Apply a coordinator's decision through the same services a verifier's text uses."""
+    actor = coordinator_actor(coordinator_id)
+    code = incident.code
+    if not incident.is_open:
+        return Outcome(False, f"{code} is already closed.")
+    if decision == Decision.CONFIRM:
+        if not incidents.set_status(session, svc.cipher, incident, IncidentStatus.CONFIRMED, now,
+                                    actor=actor):
+            return Outcome(False, f"{code} was already confirmed.")
+        return Outcome(True, f"{code} confirmed.",
+                       escalation.evaluate(svc, session, incident.id, now))
+    after = close_incident(svc, session, incident, CLOSING[decision], now, actor=actor)
+    label = {Decision.FALSE_ALARM: "stood down as a false alarm", Decision.RESOLVE: "resolved",
+             Decision.DRILL: "closed as a drill"}[decision]
+    return Outcome(True, f"{code} {label}; everyone alerted is being told.", after)
+
+
+def add_note(session: Session, cipher: FieldCipher, incident: Incident, coordinator_id: int, text: str,
+             now: datetime) -> bool:
+    """A coordinator's note on an open incident's thread (encrypted like every other body)."""
+    text = text.strip()[:NOTE_MAX]
+    if not text or not incident.is_open:
+        return False
+    incidents.append(session, cipher, incident.id, "note", now, actor=coordinator_actor(coordinator_id),
+                     body=text)
+    return True
