@@ -20,7 +20,7 @@ from rapidresponse.incidents import service as incidents
 from rapidresponse.incidents.models import Incident
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import IncidentStatus
-from rapidresponse.keywords import Action, Command, parse
+from rapidresponse.keywords import Action, Command, normalize, parse
 from rapidresponse.members import registry
 from rapidresponse.members.models import Member, MemberStatus, Role
 from rapidresponse.members.phones import InvalidNumberError, normalize_phone
@@ -32,6 +32,13 @@ from rapidresponse.services import Services
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1600  # Twilio's own limit for one message
+
+# The words a Messaging Service answers by itself (its default opt-out / opt-in keywords). Only these
+# get no reply from us there: Twilio neither answers nor blocks on PARAR, ALTO or SI.
+TWILIO_OPT_OUT_WORDS = frozenset({
+    "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT",
+})
+TWILIO_OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
 
 
 @dataclass(frozen=True)
@@ -132,15 +139,24 @@ class Conversation:
             self.session.add(self.member)
         registry.opt_out(self.member, self.now)
         log.info("member %s opted out", mask_phone(self.phone))
-        if self.svc.settings.uses_messaging_service:
+        if self.twilio_answers(command, TWILIO_OPT_OUT_WORDS):
             return Handled(outcome="stop")  # Twilio already answered; a second reply would be one too many
         return self.reply("stop.confirmed", command, "stop")
 
+    def twilio_answers(self, command: Command, words: frozenset[str]) -> bool:
+        """Whether a Messaging Service has already answered this text itself."""
+        return self.svc.settings.uses_messaging_service and normalize(command.raw) in words
+
     def on_start(self, command: Command) -> Handled:
         if self.member is None:
-            return self.reply("help.short", command, "start_unknown")
+            return self.capped_help(command)  # a stranger's START is as cheap to repeat as any text
+        if self.member.consented_at is None:
+            # They only ever texted STOP: START lifts the block, but joining still needs a YES.
+            self.member.status = MemberStatus.PENDING.value
+            self.member.opted_out_at = None
+            return self.reply("join.confirm_prompt", command, "join")
         registry.opt_back_in(self.member, self.now)
-        if self.svc.settings.uses_messaging_service:
+        if self.twilio_answers(command, TWILIO_OPT_IN_WORDS):
             return Handled(outcome="start")
         return self.reply("start.confirmed", command, "start")
 
@@ -164,7 +180,7 @@ class Conversation:
     def on_yes(self, command: Command) -> Handled:
         member = self.member
         if member is None:
-            return self.reply("help.short", command, "yes_unknown")
+            return self.capped_help(command)
         if member.status == MemberStatus.OPTED_OUT.value:
             return self.on_start(command)
         if member.status == MemberStatus.PENDING.value:

@@ -51,7 +51,8 @@ def twiml(response: MessagingResponse) -> Response:
 def sms() -> Response:
     form = request.form
     sid, sender = form.get("MessageSid", "").strip(), form.get("From", "").strip()
-    if not sid or not sender or "Body" not in form or len(sid) > 64:
+    # A blank From is not a malformed request: like any unusable number it is ignored (200, no reply).
+    if not sid or "From" not in form or "Body" not in form or len(sid) > 64:
         abort(400, "MessageSid, From and Body are required")
     svc = services()
     handled = receive(svc, InboundText(message_sid=sid, from_number=sender, body=form.get("Body", "")), utcnow())
