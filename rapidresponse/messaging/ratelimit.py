@@ -1,88 +1,63 @@
 """A send rate limit shared by every worker through Redis, counted in SMS segments.
 
-A sliding one-second log per sender (number or Messaging Service): a send of `cost` segments is
-allowed when the segments sent in the last `window` plus `cost` stay within the limit. Redis'
-clock is the only clock, so workers on different machines agree. Urgent sends (alerts, replies)
-go first: while one waits, bulk sends (broadcasts) are refused their turn.
+GCRA with reservations: each send reserves the next free slot on one timeline per sender
+(number or Messaging Service) and sleeps until it. Slots are spaced evenly (cost x 1/N seconds,
+plus a small margin), so no one-second window ever holds more than N segments as the provider
+sees them, even with a few milliseconds of jitter in between, and there is one Redis call per
+send however many threads wait. Redis' clock is the only clock, so workers agree.
+
+Urgent sends (alerts, replies) go first: bulk sends (broadcasts) may not reserve more than a slot
+or two ahead, and not at all while an urgent send is waiting, so a big broadcast never sits in
+front of a new raid alert.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 
 from redis import Redis
 
-_ACQUIRE = """
-local log, urgent_flag = KEYS[1], KEYS[2]
-local limit, cost, window, bulk = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
+_RESERVE = """
+local timeline, urgent_flag = KEYS[1], KEYS[2]
+local interval, cost, bulk, horizon = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
-if bulk and redis.call('EXISTS', urgent_flag) == 1 then
-  return 50000
+local tat = tonumber(redis.call('GET', timeline) or '0')
+if tat < now then tat = now end
+if bulk then
+  if redis.call('EXISTS', urgent_flag) == 1 then return -20000 end
+  if tat - now > horizon then return -(tat - now - horizon) end
+else
+  redis.call('SET', urgent_flag, '1', 'PX', math.floor((tat - now) / 1000) + 50)
 end
-local entries = redis.call('ZRANGE', log, 0, -1, 'WITHSCORES')
-local used = 0
-for i = 1, #entries, 2 do
-  used = used + tonumber(string.match(entries[i], ':(%d+)$'))
-end
-if used + cost <= limit then
-  redis.call('ZADD', log, now, ARGV[5] .. ':' .. cost)
-  redis.call('PEXPIRE', log, math.ceil(window / 1000) + 1000)
-  return 0
-end
-if not bulk then
-  redis.call('SET', urgent_flag, '1', 'PX', 2000)
-end
--- Wait until enough of the oldest entries have left the window.
-local freed = 0
-for i = 1, #entries, 2 do
-  freed = freed + tonumber(string.match(entries[i], ':(%d+)$'))
-  if used - freed + cost <= limit then
-    return math.max(1, tonumber(entries[i + 1]) + window - now)
-  end
-end
-return window
+local next_free = tat + cost * interval
+redis.call('SET', timeline, string.format('%.0f', next_free), 'PX', math.floor((next_free - now) / 1000) + 1000)
+return string.format('%.0f', tat - now)
 """
 
 
 class RateLimiter:
-    """`acquire` blocks until `cost` segments may be sent now; a limit of 0 means unlimited."""
+    """`acquire` blocks until `cost` segments may be sent; a limit of 0 means unlimited."""
 
     def __init__(self, redis: Redis, sender: str, segments_per_second: float, *, prefix: str = "",
-                 margin_seconds: float = 0.02) -> None:
+                 margin: float = 0.01) -> None:
         self.limit = segments_per_second
-        self._redis = redis
         # The sender id is our own number or service, but hash it anyway: no numbers in Redis keys.
         tag = hashlib.sha256(sender.encode()).hexdigest()[:16]
-        self._log_key = f"{prefix}rr:rate:{tag}"
-        self._urgent_key = f"{prefix}rr:rate:{tag}:urgent"
-        # Fractional limits (0.5/s) become N segments per a longer window.
-        if segments_per_second <= 0:
-            per_window, window = 0.0, 1.0
-        elif segments_per_second >= 1:
-            per_window, window = segments_per_second, 1.0
-        else:
-            per_window, window = 1, 1 / segments_per_second
-        self._per_window = int(per_window)
-        # A small margin keeps the limit true as the provider sees it, despite jitter in between.
-        self._window_us = int((window + margin_seconds) * 1_000_000)
-        self._script = redis.register_script(_ACQUIRE) if segments_per_second > 0 else None
+        self._keys = [f"{prefix}rr:rate:{tag}", f"{prefix}rr:rate:{tag}:urgent"]
+        self._interval_us = 1_000_000 / segments_per_second * (1 + margin) if segments_per_second > 0 else 0.0
+        self._script = redis.register_script(_RESERVE) if segments_per_second > 0 else None
 
-    def acquire(self, cost: int = 1, *, bulk: bool = False, timeout: float | None = None) -> bool:
+    def acquire(self, cost: int = 1, *, bulk: bool = False) -> None:
         if self._script is None:
-            return True
-        cost = max(1, min(cost, self._per_window))
-        deadline = None if timeout is None else time.monotonic() + timeout
-        token = uuid.uuid4().hex
+            return
+        horizon = 2 * self._interval_us
         while True:
-            wait_us = int(self._script(keys=[self._log_key, self._urgent_key],
-                                       args=[self._per_window, cost, self._window_us, int(bulk), token]))
-            if wait_us == 0:
-                return True
-            pause = wait_us / 1_000_000
-            if deadline is not None and time.monotonic() + pause > deadline:
-                return False
-            time.sleep(pause)
+            wait_us = int(self._script(keys=self._keys,
+                                       args=[self._interval_us, max(1, cost), int(bulk), horizon]))
+            if wait_us >= 0:
+                if wait_us:
+                    time.sleep(wait_us / 1_000_000)
+                return
+            time.sleep(-wait_us / 1_000_000)

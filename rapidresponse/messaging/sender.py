@@ -201,13 +201,14 @@ class Sender:
                 self._mark_member(session, message, result.code, now)
                 log.info("message %s to %s failed permanently: %s", text.id, mask_phone(text.to), result.code)
         if sent_rows:
+            table = OutboundMessage.__table__
+            # One executemany for the whole chunk; a status callback may already have moved it on.
             session.execute(
-                update(OutboundMessage)
-                .where(OutboundMessage.id == bindparam("mid"), OutboundMessage.status == DeliveryStatus.SENDING.value)
+                table.update()
+                .where(table.c.id == bindparam("mid"), table.c.status == DeliveryStatus.SENDING.value)
                 .values(status=DeliveryStatus.QUEUED.value, provider_sid=bindparam("sid"), sent_at=bindparam("now"),
                         status_at=bindparam("now")),
                 sent_rows,
-                execution_options={"synchronize_session": False},
             )
             outcome.sent += len(sent_rows)
             self._thread_alerts(session, [row["mid"] for row in sent_rows], now)

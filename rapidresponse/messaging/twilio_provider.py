@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -37,15 +38,26 @@ class TwilioProvider:
 
     def __init__(self, settings: Settings) -> None:
         assert settings.twilio_account_sid and settings.twilio_auth_token
-        http_client: TwilioHttpClient
-        if settings.twilio_api_base_url != TWILIO_API_BASE_URL:
-            http_client = BaseUrlHttpClient(settings.twilio_api_base_url, timeout=15)
-        else:
-            http_client = TwilioHttpClient(timeout=15)
-        self._client = Client(settings.twilio_account_sid, str(settings.twilio_auth_token),
-                              http_client=http_client)
+        self._settings = settings
+        self._local = threading.local()
         self._from = settings.twilio_from_number
         self._service = settings.twilio_messaging_service_sid
+
+    @property
+    def _client(self) -> Client:
+        """One client per thread: a worker sends from many threads at once, each on its own
+        keep-alive connection (a shared client's pool of 10 would thrash)."""
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            settings = self._settings
+            http_client: TwilioHttpClient
+            if settings.twilio_api_base_url != TWILIO_API_BASE_URL:
+                http_client = BaseUrlHttpClient(settings.twilio_api_base_url, timeout=15)
+            else:
+                http_client = TwilioHttpClient(timeout=15)
+            client = Client(settings.twilio_account_sid, str(settings.twilio_auth_token), http_client=http_client)
+            self._local.client = client
+        return client
 
     def send_sms(self, to: str, body: str, *, status_callback: str | None,
                  validity_period: int | None) -> SentText:
