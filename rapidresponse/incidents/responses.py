@@ -26,6 +26,14 @@ from rapidresponse.services import Services
 from rapidresponse.trees.model import Tree
 
 
+# What everyone already alerted is told when an incident closes.
+CLOSING_MESSAGES = {
+    IncidentStatus.FALSE_ALARM: "incident.stand_down",
+    IncidentStatus.RESOLVED: "incident.resolved",
+    IncidentStatus.DRILL: "incident.drill",
+}
+
+
 @dataclass
 class Result:
     reply: str | None = None
@@ -95,10 +103,9 @@ def close_incident(svc: Services, session: Session, incident: Incident, status: 
     if not incidents.set_status(session, svc.cipher, incident, status, now, actor=actor, member_id=member_id):
         return after
     incidents.cancel_unsent(session, incident.id, now)
-    key, purpose = (("incident.stand_down", Purpose.STAND_DOWN) if status == IncidentStatus.FALSE_ALARM
-                    else ("incident.resolved", Purpose.STAND_DOWN))
+    key = CLOSING_MESSAGES.get(status, "incident.resolved")
     members = [m for m in incidents.alerted_members(session, incident.id) if m.id != member_id]
-    after.send_ids.extend(escalation.notify(svc, session, incident, members, key, purpose, now,
+    after.send_ids.extend(escalation.notify(svc, session, incident, members, key, Purpose.STAND_DOWN, now,
                                             dedupe=f"close-{status.value}"))
     return after
 
