@@ -123,9 +123,17 @@ class Sender:
         for message, member_status, undeliverable in rows:
             to = cipher.decrypt(message.to_token)
             body = cipher.decrypt(message.body_token)
-            if message.id in reclaimed and self._reconcile(message, to, body):
-                outcome.reconciled += 1
-                continue
+            if message.id in reclaimed:
+                try:
+                    if self._reconcile(message, to, body):
+                        outcome.reconciled += 1
+                        continue
+                except ProviderError:
+                    # Cannot tell whether the dead worker sent it: keep the claim (renewed above)
+                    # and look again after another lease, without holding up the fresh texts.
+                    log.warning("reconcile failed for message %s to %s; will retry", message.id, mask_phone(to))
+                    outcome.ambiguous += 1
+                    continue
             if message.valid_until is not None and message.valid_until <= now:
                 self._finish(message, DeliveryStatus.EXPIRED, now)
                 outcome.expired += 1
@@ -141,12 +149,7 @@ class Sender:
 
     def _reconcile(self, message: OutboundMessage, to: str, body: str) -> bool:
         """True when the provider already has this text (the dead worker did send it)."""
-        try:
-            found = self.svc.provider.find_sent(to, message.created_at - timedelta(minutes=1))
-        except ProviderError:
-            # The claim is rolled back with this chunk; the next sweep tries again.
-            log.warning("reconcile failed for message %s to %s; will retry later", message.id, mask_phone(to))
-            raise
+        found = self.svc.provider.find_sent(to, message.created_at - timedelta(minutes=1))
         for text in found:
             if text.body == body:
                 message.provider_sid = text.sid
@@ -207,7 +210,7 @@ class Sender:
                 table.update()
                 .where(table.c.id == bindparam("mid"), table.c.status == DeliveryStatus.SENDING.value)
                 .values(status=DeliveryStatus.QUEUED.value, provider_sid=bindparam("sid"), sent_at=bindparam("now"),
-                        status_at=bindparam("now")),
+                        status_at=bindparam("now"), error_code=None),
                 sent_rows,
             )
             outcome.sent += len(sent_rows)

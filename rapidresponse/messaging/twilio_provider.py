@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -74,6 +74,9 @@ class TwilioProvider:
             message = self._client.messages.create(**kwargs)
         except TwilioRestException as exc:
             raise ProviderError(exc.msg or "Twilio refused the message", code=exc.code,
+                                http_status=exc.status) from None
+        except TwilioServiceException as exc:  # the newer RFC 9457 error shape
+            raise ProviderError(str(exc.title or "Twilio refused the message"), code=exc.code,
                                 http_status=exc.status) from None
         except TwilioException as exc:
             raise ProviderError(f"Twilio request failed: {type(exc).__name__}", ambiguous=True) from None

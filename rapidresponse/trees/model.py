@@ -81,6 +81,9 @@ def load_trees(path: Path) -> Trees:
 
 
 def parse_trees(data: Mapping[str, Any], source: str = "trees") -> Trees:
+    unknown_top = set(data) - {"trees", "default_tree"}
+    if unknown_top:
+        raise TreeConfigError(f"{source}: unknown setting {sorted(unknown_top)[0]!r}")
     raw_trees = data.get("trees")
     if not isinstance(raw_trees, dict) or not raw_trees:
         raise TreeConfigError(f"{source}: needs at least one [trees.NAME] table")
@@ -92,6 +95,9 @@ def parse_trees(data: Mapping[str, Any], source: str = "trees") -> Trees:
             raise TreeConfigError(f"{where}: a tree name is lower-case letters, digits and _")
         if not isinstance(raw, dict):
             raise TreeConfigError(f"{where}: must be a table")
+        unknown = set(raw) - {"keywords", "layers"}
+        if unknown:
+            raise TreeConfigError(f"{where}: unknown setting {sorted(unknown)[0]!r}")
         words = raw.get("keywords", [])
         if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
             raise TreeConfigError(f"{where}.keywords: must be a list of words")
@@ -129,5 +135,8 @@ def _layer(where: str, number: int, raw: Any) -> Layer:
         if not isinstance(value, bool):
             raise TreeConfigError(f"{where}.{flag}: must be true or false")
         flags[flag] = value
+    if flags["next_waits_for_confirmation"] and not flags["verifies"]:
+        raise TreeConfigError(f"{where}.next_waits_for_confirmation: only a verifying layer (verifies = true) "
+                              "can make the next layer wait for a confirmation")
     return Layer(number=number, name=str(raw.get("name", f"layer {number}")), quorum=quorum,
                  wait_seconds=float(wait), **flags)

@@ -1,0 +1,343 @@
+"""Sending recorded texts through Twilio: exactly once, retried only when safe, and never to someone who
+opted out, to a dead number, or after the alert has gone stale."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import responses
+from sqlalchemy import select, update
+
+from rapidresponse.incidents import service as incidents
+from rapidresponse.incidents.models import ThreadEvent
+from rapidresponse.members.models import Member, MemberStatus
+from rapidresponse.messaging import outbox
+from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
+from rapidresponse.messaging.sender import Sender
+from tests.conftest import ACCOUNT_SID, FROM_NUMBER, PUBLIC_BASE_URL, TWILIO_MESSAGES, add_member
+
+NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
+RESPONDER = "+12125550160"
+OTHER = "+12125550161"
+BODY = "RAPID RESPONSE: ICE reported at 5th & Main. Reply YES if you can go."
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+def intent(svc, to: str = RESPONDER, *, member_id: int | None = None, purpose: Purpose = Purpose.ALERT,
+           valid_until: datetime | None = NOW + timedelta(minutes=15), body: str = BODY,
+           created: datetime = NOW) -> int:
+    """Record one send intent the way the services do; returns its id."""
+    with svc.db.session() as session:
+        ids = outbox.record(session, svc.cipher, [outbox.Text(
+            to=to, body=body, purpose=purpose, dedupe_key=f"test:{uuid.uuid4().hex}", member_id=member_id,
+            valid_until=valid_until,
+        )], created)
+    assert len(ids) == 1
+    return ids[0]
+
+
+def message(svc, message_id: int) -> OutboundMessage:
+    with svc.db.session() as session:
+        found = session.get(OutboundMessage, message_id)
+        assert found is not None
+        session.expunge(found)
+        return found
+
+
+def member_row(svc, member_id: int) -> Member:
+    with svc.db.session() as session:
+        found = session.get(Member, member_id)
+        assert found is not None
+        session.expunge(found)
+        return found
+
+
+def posts(api: responses.RequestsMock) -> list[dict[str, str]]:
+    """The Messages.json creates Twilio received, as forms."""
+    return [{k: v[0] for k, v in parse_qs(call.request.body or "").items()}
+            for call in api.calls if call.request.method == "POST" and "Messages.json" in call.request.url]
+
+
+def lists(api: responses.RequestsMock) -> int:
+    return sum(1 for call in api.calls if call.request.method == "GET")
+
+
+def twilio_error(code: int, status: int) -> tuple[int, dict[str, str], str]:
+    return status, {}, json.dumps({"code": code, "message": f"Error {code}", "status": status,
+                                   "more_info": f"https://www.twilio.com/docs/errors/{code}"})
+
+
+def created(request: Any) -> tuple[int, dict[str, str], str]:
+    form = {k: v[0] for k, v in parse_qs(request.body or "").items()}
+    return 201, {}, json.dumps({"sid": "SM" + uuid.uuid4().hex, "status": "queued", "to": form.get("To"),
+                                "body": form.get("Body"), "account_sid": ACCOUNT_SID})
+
+
+def script(api: responses.RequestsMock, *answers: tuple[int, dict[str, str], str]) -> None:
+    """Twilio answers the next creates with `answers`, in order, then accepts every text."""
+    pending = list(answers)
+    lock = threading.Lock()
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        with lock:
+            if pending:
+                return pending.pop(0)
+        return created(request)
+
+    api.replace(responses.CallbackResponse(responses.POST, TWILIO_MESSAGES, callback=answer))
+
+
+def provider_has(api: responses.RequestsMock, *bodies: str) -> None:
+    """Twilio's list of messages to the number holds texts with these bodies."""
+    api.add(responses.GET, TWILIO_MESSAGES, json={
+        "messages": [{"sid": f"SMfound{i}", "body": body, "to": RESPONDER, "from": FROM_NUMBER,
+                      "status": "delivered", "account_sid": ACCOUNT_SID,
+                      "date_created": "Tue, 04 Mar 2025 09:20:01 +0000"} for i, body in enumerate(bodies)],
+        "next_page_uri": None, "page": 0, "page_size": 50, "start": 0, "end": len(bodies) - 1,
+        "uri": "/2010-04-01/Accounts/x/Messages.json", "first_page_uri": None, "previous_page_uri": None,
+    })
+
+
+@pytest.fixture
+def sender(svc):
+    sender = Sender(svc, clock=lambda: NOW)
+    yield sender
+    sender.close()
+
+
+@pytest.fixture
+def responder(svc) -> int:
+    return add_member(svc, RESPONDER, roles="responder", trees={"ice": 2})
+
+
+# --- sending ---------------------------------------------------------------------------------------
+
+def test_sent_text_records_the_twilio_sid(svc, twilio_api, sender, responder):
+    """A sent alert is recorded as queued with Twilio's SID; it asks for status callbacks and a validity."""
+    message_id = intent(svc, member_id=responder)
+    outcome = sender.send([message_id])
+    assert (outcome.sent, outcome.failed, outcome.retry) == (1, 0, [])
+    [form] = posts(twilio_api)
+    assert form["To"] == RESPONDER and form["From"] == FROM_NUMBER and form["Body"] == BODY
+    assert form["StatusCallback"] == f"{PUBLIC_BASE_URL}/twilio/status?m={message_id}"
+    assert form["ValidityPeriod"] == "900"
+    sid = twilio_api.calls[0].response.json()["sid"]
+    sent = message(svc, message_id)
+    assert (sent.status, sent.provider_sid, sent.attempts) == (DeliveryStatus.QUEUED.value, sid, 1)
+    assert sent.sent_at == NOW
+
+
+def test_text_without_validity_is_sent_without_one(svc, twilio_api, sender, responder):
+    """A text with no deadline (a reply) is sent without a ValidityPeriod."""
+    sender.send([intent(svc, member_id=responder, purpose=Purpose.REPLY, valid_until=None)])
+    [form] = posts(twilio_api)
+    assert "ValidityPeriod" not in form
+
+
+def test_sending_twice_calls_twilio_once(svc, twilio_api, sender, responder):
+    """A send job run twice (a retried job) texts each person exactly once."""
+    ids = [intent(svc, member_id=responder), intent(svc, OTHER)]
+    assert sender.send(ids).sent == 2
+    again = sender.send(ids)
+    assert (again.sent, again.failed, again.retry) == (0, 0, [])
+    assert sorted(form["To"] for form in posts(twilio_api)) == [RESPONDER, OTHER]
+
+
+def test_two_workers_sending_the_same_texts_send_each_once(svc, twilio_api):
+    """Two workers handed the same texts at the same moment still text each person exactly once."""
+    ids = [intent(svc, f"+121255501{70 + i}") for i in range(10)]
+    senders = [Sender(svc, clock=lambda: NOW) for _ in range(2)]
+    start = threading.Barrier(2)
+    totals: list[int] = []
+
+    def work(sender: Sender) -> None:
+        start.wait()
+        totals.append(sender.send(ids).sent)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in senders]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        for s in senders:
+            s.close()
+    assert sum(totals) == 10
+    assert sorted(form["To"] for form in posts(twilio_api)) == [f"+121255501{70 + i}" for i in range(10)]
+
+
+def test_sent_alert_is_a_line_in_its_incident_thread(svc, twilio_api, sender, responder):
+    """Each alert that goes out shows in the incident's thread, with the number masked."""
+    with svc.db.session() as session:
+        incident = incidents.open_incident(session, svc.cipher, svc.trees.get("ice"), text="ICE at 5th",
+                                           reporter_phone="+12125550199", reporter=None, inbound_id=None,
+                                           now=NOW)
+        incident_id = incident.id
+        [message_id] = outbox.record(session, svc.cipher, [outbox.Text(
+            to=RESPONDER, body=BODY, purpose=Purpose.ALERT, dedupe_key="alert:t", member_id=responder,
+            incident_id=incident_id, layer=2)], NOW)
+    sender.send([message_id])
+    sender.send([message_id])
+    with svc.db.session() as session:
+        events = session.scalars(select(ThreadEvent).where(ThreadEvent.incident_id == incident_id,
+                                                           ThreadEvent.kind == "alert_sent")).all()
+        assert len(events) == 1
+        assert RESPONDER not in events[0].actor and events[0].detail["layer"] == 2
+
+
+# --- temporary failures ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("failure", [twilio_error(20429, 429), twilio_error(20500, 500),
+                                     (503, {}, "Service Unavailable")],
+                         ids=["429", "500", "503_not_json"])
+def test_temporary_failure_is_retried_and_sent_once(svc, twilio_api, sender, responder, failure):
+    """A 429 or 5xx leaves the text pending for a retry; the retry sends it, once."""
+    script(twilio_api, failure)
+    message_id = intent(svc, member_id=responder)
+    first = sender.send([message_id])
+    assert first.retry == [message_id] and first.sent == 0 and first.failed == 0
+    assert message(svc, message_id).status == DeliveryStatus.PENDING.value
+    assert member_row(svc, responder).status == MemberStatus.ACTIVE.value
+    second = sender.send([message_id])
+    assert second.sent == 1 and second.retry == []
+    retried = message(svc, message_id)
+    assert retried.status == DeliveryStatus.QUEUED.value and retried.provider_sid
+    assert retried.attempts == 2
+    assert len(posts(twilio_api)) == 2
+
+
+# --- permanent failures ----------------------------------------------------------------------------
+
+def test_twilio_opt_out_opts_the_member_out(svc, twilio_api, sender, responder):
+    """21610 (they texted STOP to Twilio) fails the text and opts the member out: no more alerts to them."""
+    script(twilio_api, twilio_error(21610, 400))
+    message_id = intent(svc, member_id=responder)
+    outcome = sender.send([message_id])
+    assert (outcome.failed, outcome.retry) == (1, [])
+    failed = message(svc, message_id)
+    assert (failed.status, failed.error_code) == (DeliveryStatus.FAILED.value, 21610)
+    member = member_row(svc, responder)
+    assert member.status == MemberStatus.OPTED_OUT.value and member.opted_out_at == NOW
+    assert sender.send([message_id]).sent == 0
+    later = intent(svc, member_id=responder)
+    assert sender.send([later]).cancelled == 1
+    assert len(posts(twilio_api)) == 1
+
+
+@pytest.mark.parametrize("code", [21211, 21614], ids=["invalid_number", "not_mobile"])
+def test_dead_number_is_marked_and_never_retried(svc, twilio_api, sender, responder, code):
+    """An invalid or non-mobile number fails for good: the member is marked and never texted again."""
+    script(twilio_api, twilio_error(code, 400))
+    message_id = intent(svc, member_id=responder)
+    outcome = sender.send([message_id])
+    assert (outcome.failed, outcome.retry) == (1, [])
+    failed = message(svc, message_id)
+    assert (failed.status, failed.error_code) == (DeliveryStatus.FAILED.value, code)
+    member = member_row(svc, responder)
+    assert (member.undeliverable_code, member.status) == (code, MemberStatus.ACTIVE.value)
+    assert sender.send([message_id]).sent == 0
+    later = intent(svc, member_id=responder)
+    assert sender.send([later]).cancelled == 1
+    assert len(posts(twilio_api)) == 1
+
+
+def test_permanent_failure_of_one_text_does_not_stop_the_others(svc, twilio_api, sender, responder):
+    """One dead number in a batch fails alone; everyone else in the batch still gets the alert."""
+    script(twilio_api, twilio_error(21211, 400))
+    ids = [intent(svc, member_id=responder)] + [intent(svc, f"+121255501{80 + i}") for i in range(4)]
+    outcome = sender.send(ids)
+    assert (outcome.sent, outcome.failed) == (4, 1)
+
+
+# --- texts that must not go ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("left", [timedelta(minutes=-5), timedelta(0), timedelta(milliseconds=500)],
+                         ids=["long_gone", "exactly_now", "under_a_second"])
+def test_stale_alert_is_expired_not_sent(svc, twilio_api, sender, responder, left):
+    """An alert whose validity has run out is marked expired and never reaches Twilio."""
+    message_id = intent(svc, member_id=responder, valid_until=NOW + left)
+    outcome = sender.send([message_id])
+    assert (outcome.expired, outcome.sent) == (1, 0)
+    assert message(svc, message_id).status == DeliveryStatus.EXPIRED.value
+    assert posts(twilio_api) == []
+
+
+def test_opted_out_members_alert_is_cancelled(svc, twilio_api, sender):
+    """An alert recorded for someone who has since opted out is cancelled and never sent."""
+    member_id = add_member(svc, RESPONDER, trees={"ice": 2}, status=MemberStatus.OPTED_OUT)
+    message_id = intent(svc, member_id=member_id)
+    outcome = sender.send([message_id])
+    assert (outcome.cancelled, outcome.sent) == (1, 0)
+    assert message(svc, message_id).status == DeliveryStatus.CANCELLED.value
+    assert posts(twilio_api) == []
+
+
+def test_opt_out_confirmation_still_reaches_the_member(svc, twilio_api, sender):
+    """The reply confirming a STOP is the one text an opted-out member still gets."""
+    member_id = add_member(svc, RESPONDER, status=MemberStatus.OPTED_OUT)
+    assert sender.send([intent(svc, member_id=member_id, purpose=Purpose.REPLY, valid_until=None)]).sent == 1
+    assert len(posts(twilio_api)) == 1
+
+
+# --- a worker that died mid-send -------------------------------------------------------------------
+
+def abandoned(svc, claimed: datetime, *, member_id: int | None = None) -> int:
+    """A text claimed by a worker at `claimed` that never recorded the outcome."""
+    message_id = intent(svc, member_id=member_id, created=claimed, valid_until=claimed + timedelta(hours=1))
+    with svc.db.session() as session:
+        session.execute(update(OutboundMessage).where(OutboundMessage.id == message_id).values(
+            status=DeliveryStatus.SENDING.value, claimed_at=claimed, attempts=1))
+    return message_id
+
+
+def test_abandoned_claim_already_sent_is_recorded_not_resent(svc, twilio_api, sender, responder):
+    """If the dead worker's text reached Twilio, its SID is recorded and nothing is sent again."""
+    message_id = abandoned(svc, NOW - timedelta(minutes=10), member_id=responder)
+    provider_has(twilio_api, "something else", BODY)
+    outcome = sender.send([message_id])
+    assert (outcome.reconciled, outcome.sent) == (1, 0)
+    assert posts(twilio_api) == [] and lists(twilio_api) == 1
+    found = message(svc, message_id)
+    assert (found.status, found.provider_sid) == (DeliveryStatus.QUEUED.value, "SMfound1")
+
+
+@pytest.mark.parametrize("bodies", [(), ("a different text",)], ids=["nothing", "other_text"])
+def test_abandoned_claim_never_sent_is_sent_once(svc, twilio_api, sender, responder, bodies):
+    """If Twilio has no such text, the dead worker's text is sent, once."""
+    message_id = abandoned(svc, NOW - timedelta(minutes=10), member_id=responder)
+    provider_has(twilio_api, *bodies)
+    outcome = sender.send([message_id])
+    assert (outcome.reconciled, outcome.sent) == (0, 1)
+    assert len(posts(twilio_api)) == 1
+    sender.send([message_id])
+    assert len(posts(twilio_api)) == 1
+    assert message(svc, message_id).status == DeliveryStatus.QUEUED.value
+
+
+def test_claim_within_the_lease_is_left_to_its_worker(svc, twilio_api, sender, responder):
+    """A text another live worker is sending right now is neither looked up nor sent again."""
+    message_id = abandoned(svc, NOW - timedelta(seconds=30), member_id=responder)
+    outcome = sender.send([message_id])
+    assert (outcome.sent, outcome.reconciled) == (0, 0)
+    assert len(twilio_api.calls) == 0
+    assert message(svc, message_id).status == DeliveryStatus.SENDING.value
+
+
+def test_failed_lookup_of_an_abandoned_claim_does_not_hold_up_fresh_alerts(svc, twilio_api, sender,
+                                                                           responder):
+    """When Twilio cannot list past texts, fresh alerts in the same batch still go out."""
+    stale = abandoned(svc, NOW - timedelta(minutes=10), member_id=responder)
+    twilio_api.add(responses.GET, TWILIO_MESSAGES, status=503, body="Service Unavailable")
+    fresh = intent(svc, OTHER)
+    outcome = sender.send([stale, fresh])
+    assert outcome.sent == 1
+    assert [form["To"] for form in posts(twilio_api)] == [OTHER]
+    assert message(svc, stale).status == DeliveryStatus.SENDING.value
