@@ -38,8 +38,9 @@ class Secret(str):
 class Settings:
     secret_key: Secret
     data_key: Secret
-    database_url: str = DEFAULT_DATABASE_URL
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    # URLs may carry passwords: kept out of repr (logs, tracebacks).
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)
     port: int = 5000
     public_base_url: str = "http://localhost:5000"
     default_region: str = "US"

@@ -47,8 +47,11 @@ def main() -> int:
     configure_logging()
     try:
         svc = process_services()
-    except (SettingsError, TreeConfigError) as exc:
+    except SettingsError as exc:
         print(f"rapidresponse worker: {exc}", file=sys.stderr)
+        return 2
+    except TreeConfigError as exc:
+        print(f"rapidresponse worker: TREES_FILE: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
     threading.Thread(target=sweep_forever, args=(svc, stop), name="sweep", daemon=True).start()
