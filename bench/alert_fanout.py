@@ -263,7 +263,10 @@ class Bench:
         self.report("RATE limiter test")
         self.wait_for(n)
         stats = self.fake.admin("/_fake/stats?window=1.0")
-        times = sorted(m["received_at"] for m in self.fake.admin("/_fake/messages"))
+        messages = self.fake.admin("/_fake/messages")
+        times = sorted(m["received_at"] for m in messages)
+        if os.environ.get("BENCH_DUMP"):
+            Path(os.environ["BENCH_DUMP"]).write_text(json.dumps(messages))
         return {"max_in_any_1s": stats["max_in_any_window"], "mean_per_s": (n - 1) / (times[-1] - times[0])}
 
     def close(self) -> None:
@@ -278,6 +281,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=int, default=50, help="N for (e), segments per second")
     parser.add_argument("--latency-runs", type=int, default=30)
+    parser.add_argument("--only-rate", action="store_true", help="run (e) alone")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
@@ -287,6 +291,10 @@ def main() -> int:
                                "database": "postgresql" if args.database_url.startswith("postgres") else "sqlite"}
     try:
         bench.add_members(args.members)
+        if args.only_rate:
+            bench.start_workers(SEND_RATE_SEGMENTS_PER_SECOND=str(args.rate))
+            print(json.dumps(bench.limited(args.rate)))
+            return 0
         bench.start_workers()
         bench.fanout(200, 0.0)  # warm-up: imports, connections, caches
         results["a_msgs_per_s"] = bench.fanout(args.members, 0.0)

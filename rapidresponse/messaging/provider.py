@@ -51,6 +51,11 @@ class FoundText:
 class Provider(Protocol):
     name: str
 
+    def prepare_thread(self) -> None:
+        """Set up this thread's connection before it waits for a send slot, so the slot is not
+        spent connecting (a late send would crowd the next second at the provider)."""
+        ...
+
     def send_sms(self, to: str, body: str, *, status_callback: str | None,
                  validity_period: int | None) -> SentText:
         """Send one text. Raises ProviderError."""

@@ -164,6 +164,7 @@ class Sender:
 
     def _send_one(self, text: _Claimed) -> SentText | ProviderError:
         try:
+            self.svc.provider.prepare_thread()
             self.limiter.acquire(text.segments, bulk=text.bulk)
             validity = None
             if text.valid_until is not None:

@@ -38,6 +38,9 @@ class SimulatorProvider:
             ))
         return sid
 
+    def prepare_thread(self) -> None:
+        return None
+
     def send_sms(self, to: str, body: str, *, status_callback: str | None,
                  validity_period: int | None) -> SentText:
         if not to.startswith("+"):

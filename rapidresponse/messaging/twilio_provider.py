@@ -59,6 +59,11 @@ class TwilioProvider:
             self._local.client = client
         return client
 
+    def prepare_thread(self) -> None:
+        # The SDK builds its API objects lazily, with imports, on first use: do it here, not
+        # inside a send slot.
+        self._client.messages  # noqa: B018
+
     def send_sms(self, to: str, body: str, *, status_callback: str | None,
                  validity_period: int | None) -> SentText:
         kwargs: dict[str, Any] = {"to": to, "body": body}
