@@ -54,7 +54,7 @@ class Settings:
     trees_file: Path = DEFAULT_TREES_FILE
     send_rate_segments_per_second: float = 1.0
     send_concurrency: int = 50
-    alert_batch_size: int = 200
+    alert_batch_size: int = 500
     alert_validity_seconds: int = 900
     send_lease_seconds: float = 120.0
     sweep_interval_seconds: float = 5.0
@@ -98,7 +98,7 @@ class Settings:
             trees_file=_path(env, "TREES_FILE", DEFAULT_TREES_FILE),
             send_rate_segments_per_second=_float(env, "SEND_RATE_SEGMENTS_PER_SECOND", 1.0, low=0.0),
             send_concurrency=_int(env, "SEND_CONCURRENCY", 50, low=1, high=500),
-            alert_batch_size=_int(env, "ALERT_BATCH_SIZE", 200, low=1, high=5000),
+            alert_batch_size=_int(env, "ALERT_BATCH_SIZE", 500, low=1, high=5000),
             alert_validity_seconds=_int(env, "ALERT_VALIDITY_SECONDS", 900, low=1, high=36000),
             send_lease_seconds=_float(env, "SEND_LEASE_SECONDS", 120.0, low=1.0),
             sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0, low=0.05),

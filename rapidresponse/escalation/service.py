@@ -6,6 +6,7 @@ stale job and the periodic sweep can all run `evaluate` at once and only one of 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -46,15 +47,25 @@ def alert_body(incident: Incident, text: str, language: str) -> str:
                   where=where, text=excerpt, verified_label=marker)
 
 
-def layer_recipients(session: Session, incident: Incident, layer: Layer) -> list[Member]:
+@dataclass(frozen=True)
+class Recipient:
+    """Just what an alert needs of a member (a layer can be thousands: no full ORM objects)."""
+
+    id: int
+    phone_token: bytes
+    language: str
+    zone: str | None
+
+
+def layer_recipients(session: Session, incident: Incident, layer: Layer) -> list[Recipient]:
     """Reachable members of the layer, the report's zone first when the layer asks for it."""
-    members = list(session.scalars(
-        select(Member).join(TreeMembership).where(
+    rows = session.execute(
+        select(Member.id, Member.phone_token, Member.language, Member.zone).join(TreeMembership).where(
             TreeMembership.tree == incident.tree, TreeMembership.layer == layer.number,
             Member.status == MemberStatus.ACTIVE.value, Member.undeliverable_code.is_(None),
         ).order_by(Member.id)
-    ).all())
-    members = [m for m in members if m.id != incident.reporter_member_id]
+    ).all()
+    members = [Recipient(*row) for row in rows if row.id != incident.reporter_member_id]
     if layer.zone_first and incident.zone:
         members.sort(key=lambda m: m.zone != incident.zone)  # stable: zone members first, then the rest
     return members

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,17 +78,24 @@ class Sender:
         self._pool.shutdown(wait=True)
 
     def send(self, ids: Sequence[int]) -> Outcome:
+        """Send in chunks, two at a time: while one chunk's texts are on the wire, the previous
+        chunk's outcomes are recorded and the next is claimed, so the pool never runs dry."""
         outcome = Outcome()
+        in_flight: deque[tuple[list[_Claimed], list[Future[SentText | ProviderError]]]] = deque()
         for start in range(0, len(ids), self.chunk):
-            self._send_chunk(list(ids[start : start + self.chunk]), outcome)
+            with self.svc.db.session() as session:
+                claimed = self._claim(session, list(ids[start : start + self.chunk]), outcome)
+            if claimed:
+                in_flight.append((claimed, [self._pool.submit(self._send_one, text) for text in claimed]))
+            while len(in_flight) > 1:
+                self._finish_chunk(*in_flight.popleft(), outcome)
+        while in_flight:
+            self._finish_chunk(*in_flight.popleft(), outcome)
         return outcome
 
-    def _send_chunk(self, ids: list[int], outcome: Outcome) -> None:
-        with self.svc.db.session() as session:
-            claimed = self._claim(session, ids, outcome)
-        if not claimed:
-            return
-        results = list(self._pool.map(self._send_one, claimed))
+    def _finish_chunk(self, claimed: list[_Claimed], futures: list[Future[SentText | ProviderError]],
+                      outcome: Outcome) -> None:
+        results = [future.result() for future in futures]
         with self.svc.db.session() as session:
             self._record(session, claimed, results, outcome)
 
