@@ -99,8 +99,9 @@ class Fake:
 
 
 def bare_loop(fake_url: str, n: int, start: Any, out: Any) -> None:
-    from bench.fake_twilio import RedirectingHttpClient
     from twilio.rest import Client
+
+    from bench.fake_twilio import RedirectingHttpClient
 
     client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=RedirectingHttpClient(fake_url))
     start.wait()

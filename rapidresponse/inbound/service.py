@@ -20,7 +20,7 @@ from rapidresponse.incidents import service as incidents
 from rapidresponse.incidents.models import Incident
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import IncidentStatus
-from rapidresponse.keywords import Action, Command, normalize, parse
+from rapidresponse.keywords import Command, normalize, parse
 from rapidresponse.members import registry
 from rapidresponse.members.models import Member, MemberStatus, Role
 from rapidresponse.members.phones import InvalidNumberError, normalize_phone

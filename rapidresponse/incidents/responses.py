@@ -25,7 +25,6 @@ from rapidresponse.messaging.models import Purpose
 from rapidresponse.services import Services
 from rapidresponse.trees.model import Tree
 
-
 # What everyone already alerted is told when an incident closes.
 CLOSING_MESSAGES = {
     IncidentStatus.FALSE_ALARM: "incident.stand_down",

@@ -8,14 +8,14 @@ that died; it is reconciled with the provider's own record before anything is se
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
 from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.db import utcnow
@@ -118,12 +118,12 @@ class Sender:
         ).all())
         if not reclaimed and not fresh:
             return []
-        rows = session.execute(
+        rows = list(session.execute(
             select(OutboundMessage, Member.status, Member.undeliverable_code)
             .outerjoin(Member, Member.id == OutboundMessage.member_id)
             .where(OutboundMessage.id.in_(reclaimed | fresh))
             .order_by(OutboundMessage.id)
-        ).all()
+        ).all())
         order = {message_id: i for i, message_id in enumerate(ids)}
         rows.sort(key=lambda row: order[row[0].id])
         claimed: list[_Claimed] = []
@@ -179,8 +179,8 @@ class Sender:
                 validity = int((text.valid_until - self.clock()).total_seconds())
                 if validity < 1:
                     return ProviderError("validity period ran out before sending", code=30036)
-            return self.svc.provider.send_sms(text.to, text.body, status_callback=status_callback_url(self.svc, text.id),
-                                              validity_period=validity)
+            callback = status_callback_url(self.svc, text.id)
+            return self.svc.provider.send_sms(text.to, text.body, status_callback=callback, validity_period=validity)
         except ProviderError as exc:
             return exc
         except Exception as exc:  # noqa: BLE001 - a bug or outage must not lose the batch
@@ -213,7 +213,7 @@ class Sender:
                 self._mark_member(session, message, result.code, now)
                 log.info("message %s to %s failed permanently: %s", text.id, mask_phone(text.to), result.code)
         if sent_rows:
-            table = OutboundMessage.__table__
+            table = cast(Table, OutboundMessage.__table__)
             # One executemany for the whole chunk; a status callback may already have moved it on.
             session.execute(
                 table.update()
@@ -239,7 +239,7 @@ class Sender:
             for r in rows
         ]
         if events:
-            session.execute(ThreadEvent.__table__.insert(), events)
+            session.execute(insert(cast(Table, ThreadEvent.__table__)), events)
 
     @staticmethod
     def _mark_member(session: Session, message: OutboundMessage, code: int | None, now: datetime) -> None:

@@ -4,6 +4,7 @@ fake Twilio (which signs its status callbacks), a migrated SQLite database and t
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -115,8 +116,9 @@ class Stack:
         self._logs.append(log)
         env = dict(os.environ, **self.env)
         with log.open("wb") as out:
+            # Its own process group: RQ's scheduler runs in a child process, which must go with it.
             process = subprocess.Popen([sys.executable, "-m", "workers.worker"], cwd=ROOT, env=env,
-                                       stdout=out, stderr=subprocess.STDOUT)
+                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.workers.append(process)
         return process
 
@@ -140,15 +142,23 @@ class Stack:
     def received(self, phone: str) -> list[str]:
         return [m["body"] for m in self.fake.sent_to(phone)]
 
+    @staticmethod
+    def signal_worker(process: subprocess.Popen[bytes], sig: int) -> None:
+        """Signal a worker and its scheduler child (one process group)."""
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+
     def close(self) -> None:
         for process in self.workers:
-            if process.poll() is None:
-                process.terminate()
+            self.signal_worker(process, signal.SIGTERM)
         for process in self.workers:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                self.signal_worker(process, signal.SIGKILL)
+                process.wait()
         self._server.shutdown()
         self.fake.stop()
         clear_queues(self.svc.redis, self.settings.queue_prefix)

@@ -24,7 +24,7 @@ def test_worker_killed_mid_batch_sends_each_recipient_exactly_once(tmp_path: Pat
         first = stack.start_worker()
         stack.text("+12125550199", "EVICTION 12 Oak St, crew at the door")
         wait_until(lambda: stack.fake.count >= 12, timeout=15)
-        first.send_signal(signal.SIGKILL)
+        stack.signal_worker(first, signal.SIGKILL)  # the worker and its scheduler, as a crash would
         first.wait()
         killed_at = stack.fake.count
         assert killed_at < len(DEFENDERS), "the worker finished before it could be killed"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Phone, member, signed_post, sign, PUBLIC_BASE_URL
+from tests.conftest import Phone, member, signed_post
 
 
 def test_join_then_yes_makes_an_active_member(client, svc):
