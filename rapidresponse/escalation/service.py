@@ -52,6 +52,7 @@ class Recipient:
     """Just what an alert needs of a member (a layer can be thousands: no full ORM objects)."""
 
     id: int
+    phone_index: str
     phone_token: bytes
     language: str
     zone: str | None
@@ -60,7 +61,8 @@ class Recipient:
 def layer_recipients(session: Session, incident: Incident, layer: Layer) -> list[Recipient]:
     """Reachable members of the layer, the report's zone first when the layer asks for it."""
     rows = session.execute(
-        select(Member.id, Member.phone_token, Member.language, Member.zone).join(TreeMembership).where(
+        select(Member.id, Member.phone_index, Member.phone_token, Member.language, Member.zone)
+        .join(TreeMembership).where(
             TreeMembership.tree == incident.tree, TreeMembership.layer == layer.number,
             Member.status == MemberStatus.ACTIVE.value, Member.undeliverable_code.is_(None),
         ).order_by(Member.id)
@@ -104,7 +106,8 @@ def alert_layer(svc: Services, session: Session, incident: Incident, layer: Laye
         if member.language not in bodies:
             bodies[member.language] = alert_body(incident, text, member.language)
         texts.append(outbox.Text(
-            to=svc.cipher.decrypt(member.phone_token), body=bodies[member.language], purpose=Purpose.ALERT,
+            to=outbox.SealedNumber(member.phone_index, member.phone_token), body=bodies[member.language],
+            purpose=Purpose.ALERT,
             dedupe_key=f"alert:{incident.id}:{member.id}", member_id=member.id, incident_id=incident.id,
             layer=layer.number, valid_until=valid_until,
         ))
@@ -165,9 +168,10 @@ def notify(svc: Services, session: Session, incident: Incident, members: list[Me
            purpose: Purpose, now: datetime, *, dedupe: str | None = None) -> list[int]:
     """Record one text per member, each in their language."""
     texts = [
-        outbox.Text(to=svc.cipher.decrypt(m.phone_token), body=render(key, m.language, code=incident.code),
-                    purpose=purpose, dedupe_key=f"{dedupe or purpose.value}:{incident.id}:{m.id}",
-                    member_id=m.id, incident_id=incident.id)
+        outbox.Text(to=outbox.SealedNumber(m.phone_index, m.phone_token),
+                    body=render(key, m.language, code=incident.code), purpose=purpose,
+                    dedupe_key=f"{dedupe or purpose.value}:{incident.id}:{m.id}", member_id=m.id,
+                    incident_id=incident.id)
         for m in members
     ]
     return outbox.record(session, svc.cipher, texts, now)

@@ -17,10 +17,19 @@ from rapidresponse.privacy.crypto import FieldCipher
 
 
 @dataclass(frozen=True)
+class SealedNumber:
+    """A member's number as stored: its blind index and encrypted token, reused as they are
+    (planning a 10,000-member alert need not decrypt and re-encrypt every number)."""
+
+    index: str
+    token: bytes
+
+
+@dataclass(frozen=True)
 class Text:
     """One text to one number, not yet recorded."""
 
-    to: str  # E.164
+    to: str | SealedNumber  # E.164, or a member's stored number
     body: str
     purpose: Purpose
     dedupe_key: str
@@ -50,17 +59,23 @@ def record(session: Session, cipher: FieldCipher, texts: Iterable[Text], now: da
     caller gets back the same ids, so it enqueues the same work and nothing is sent twice.
     """
     texts = list(texts)
+    # An alert's body is the same for every member of a language: encrypt it once per call.
+    body_tokens: dict[str, bytes] = {}
+    for t in texts:
+        if t.body not in body_tokens:
+            body_tokens[t.body] = cipher.encrypt(t.body)
+    segment_counts: dict[str, int] = {}
     rows = [
         {
             "dedupe_key": t.dedupe_key,
             "member_id": t.member_id,
-            "to_index": cipher.blind_index(t.to),
-            "to_token": cipher.encrypt(t.to),
-            "body_token": cipher.encrypt(t.body),
+            "to_index": t.to.index if isinstance(t.to, SealedNumber) else cipher.blind_index(t.to),
+            "to_token": t.to.token if isinstance(t.to, SealedNumber) else cipher.encrypt(t.to),
+            "body_token": body_tokens[t.body],
             "purpose": t.purpose.value,
             "incident_id": t.incident_id,
             "layer": t.layer,
-            "segments": segments(t.body),
+            "segments": segment_counts.setdefault(t.body, segments(t.body)),
             "status": status.value,
             "created_at": now,
             "status_at": now,
