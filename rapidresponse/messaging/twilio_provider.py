@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -14,6 +16,21 @@ from twilio.rest import Client
 
 from rapidresponse.messaging.provider import FoundText, ProviderError, SentText
 from rapidresponse.settings import TWILIO_API_BASE_URL, Settings
+
+
+@contextmanager
+def provider_errors(what: str) -> Iterator[None]:
+    """Twilio's exceptions as ProviderError: a refusal keeps its error code; a failure that may
+    have happened after the request reached Twilio is ambiguous (reconcile, never blindly resend)."""
+    try:
+        yield
+    except TwilioRestException as exc:
+        raise ProviderError(exc.msg or f"Twilio refused the {what}", code=exc.code, http_status=exc.status) from None
+    except TwilioServiceException as exc:  # the newer RFC 9457 error shape
+        raise ProviderError(str(exc.title or f"Twilio refused the {what}"), code=exc.code,
+                            http_status=exc.status) from None
+    except (TwilioException, OSError) as exc:  # requests' connection errors derive from OSError
+        raise ProviderError(f"Twilio {what} failed: {type(exc).__name__}", ambiguous=True) from None
 
 
 class BaseUrlHttpClient(TwilioHttpClient):
@@ -75,37 +92,20 @@ class TwilioProvider:
             kwargs["status_callback"] = status_callback
         if validity_period:
             kwargs["validity_period"] = validity_period
-        try:
+        with provider_errors("message"):
             message = self._client.messages.create(**kwargs)
-        except TwilioRestException as exc:
-            raise ProviderError(exc.msg or "Twilio refused the message", code=exc.code,
-                                http_status=exc.status) from None
-        except TwilioServiceException as exc:  # the newer RFC 9457 error shape
-            raise ProviderError(str(exc.title or "Twilio refused the message"), code=exc.code,
-                                http_status=exc.status) from None
-        except TwilioException as exc:
-            raise ProviderError(f"Twilio request failed: {type(exc).__name__}", ambiguous=True) from None
-        except OSError as exc:  # requests' connection errors derive from OSError
-            raise ProviderError(f"Twilio unreachable: {type(exc).__name__}", ambiguous=True) from None
         return SentText(sid=str(message.sid), status=str(message.status or "queued"))
 
     def place_call(self, to: str, *, twiml: str, status_callback: str | None) -> str:
         kwargs: dict[str, Any] = {"to": to, "from_": self._from, "twiml": twiml}
         if status_callback:
             kwargs["status_callback"] = status_callback
-        try:
+        with provider_errors("call"):
             call = self._client.calls.create(**kwargs)
-        except TwilioRestException as exc:
-            raise ProviderError(exc.msg or "Twilio refused the call", code=exc.code,
-                                http_status=exc.status) from None
-        except (TwilioException, OSError) as exc:
-            raise ProviderError(f"Twilio call failed: {type(exc).__name__}", ambiguous=True) from None
         return str(call.sid)
 
     def find_sent(self, to: str, since: datetime) -> list[FoundText]:
-        try:
+        with provider_errors("list"):
             # DateSent filters by day; the caller matches bodies and creation times.
             found = self._client.messages.list(to=to, date_sent_after=since - timedelta(days=1), limit=50)
-        except (TwilioException, OSError) as exc:
-            raise ProviderError(f"Twilio list failed: {type(exc).__name__}", ambiguous=True) from None
         return [FoundText(sid=str(m.sid), body=str(m.body or ""), created_at=m.date_created) for m in found]

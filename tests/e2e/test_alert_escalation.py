@@ -120,3 +120,24 @@ def test_resolve_closes_and_frees_the_code(stack: Stack):
     found = incident(stack)
     assert found.status == "resolved" and found.open_code is None
     assert "couldn't find" in stack.text(RESPONDERS[0], f"{code} YES")
+
+
+def test_signed_delivery_callbacks_reach_the_thread(stack: Stack):
+    """The fake Twilio's signed status callbacks mark each alert delivered, once, in the thread."""
+    build_tree(stack)
+    stack.start_worker()
+    stack.text(REPORTER, "ICE 5th and Main")
+    found = incident(stack)
+    wait_until(lambda: stack.received(VERIFIER))
+
+    def delivered() -> list[str]:
+        with stack.svc.db.session() as session:
+            return [e.detail["status"] for e in session.scalars(
+                select(ThreadEvent).where(ThreadEvent.incident_id == found.id, ThreadEvent.kind == "delivery"))]
+
+    wait_until(lambda: "delivered" in delivered(), timeout=10)
+    statuses = delivered()
+    # "queued" shows only when its callback beats the worker's own record of the send.
+    assert statuses[-1] == "delivered" and len(statuses) == len(set(statuses))
+    assert set(statuses) <= {"queued", "sent", "delivered"}
+    assert stack.fake.callback_errors == 0
