@@ -60,7 +60,6 @@ class Settings:
     sweep_interval_seconds: float = 5.0
     unknown_sender_reply_limit: int = 3
     queue_prefix: str = ""
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def provider_name(self) -> str:

@@ -270,7 +270,7 @@ class Conversation:
             member.has_role(Role.RESPONDER) or member.has_role(Role.COORDINATOR) or bool(member.memberships))
         candidates = incidents.open_incidents_for(self.session, member, self.inbound.from_index)
         if command.code or candidates:
-            incident, problem = self.target(command)
+            incident, problem = self.target(command, candidates)
             if incident is not None:
                 result = responses.relay(self.svc, self.session, member, self.phone, incident, command.raw.strip(),
                                          self.inbound.id, self.now)
@@ -281,14 +281,16 @@ class Conversation:
             return self.reply("responder.noted", command, "noted")
         return self.capped_help(command)
 
-    def target(self, command: Command) -> tuple[Incident | None, Handled | None]:
+    def target(self, command: Command, candidates: list[Incident] | None = None
+               ) -> tuple[Incident | None, Handled | None]:
         """The incident a reply is about: its code, else the only open one the person is part of."""
         if command.code:
             incident = incidents.find_open_by_code(self.session, command.code)
             if incident is None or not self.part_of(incident):
                 return None, self.reply("incident.unknown_code", command, "unknown_code", code=command.code)
             return incident, None
-        candidates = incidents.open_incidents_for(self.session, self.member, self.inbound.from_index)
+        if candidates is None:
+            candidates = incidents.open_incidents_for(self.session, self.member, self.inbound.from_index)
         if not candidates:
             return None, self.reply("ack.no_open", command, "no_open")
         if len(candidates) > 1:

@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rapidresponse.escalation import service as escalation
 from rapidresponse.escalation.policy import responders_on_the_way
 from rapidresponse.i18n import render
 from rapidresponse.incidents import service as incidents
-from rapidresponse.incidents.models import Incident, IncidentLayer
+from rapidresponse.incidents.models import Incident
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import IncidentStatus, LayerStatus
 from rapidresponse.members.models import Member
@@ -131,7 +130,3 @@ def relay(svc: Services, session: Session, sender: Member | None, phone: str, in
     lang = sender.language if sender else "en"
     return Result(render("relay.noted", lang, code=incident.code), after)
 
-
-def layer_numbers_alerted(session: Session, incident_id: int) -> list[int]:
-    return list(session.scalars(select(IncidentLayer.number).where(
-        IncidentLayer.incident_id == incident_id, IncidentLayer.status == LayerStatus.ALERTED.value)).all())
