@@ -17,7 +17,9 @@ DEFENDERS = [f"+1212555{n:04d}" for n in range(2000, 2060)]
 
 def test_worker_killed_mid_batch_sends_each_recipient_exactly_once(tmp_path: Path):
     """SIGKILL in the middle of a 60-recipient alert; a new worker finishes it with no duplicate and no gap."""
-    stack = Stack(tmp_path, latency=0.05, callbacks=False, SEND_CONCURRENCY="2", SEND_LEASE_SECONDS="2")
+    # The lease must outlast a live worker's slowest chunk even on a loaded machine, or a
+    # claim still in flight would be taken for a dead worker's.
+    stack = Stack(tmp_path, latency=0.05, callbacks=False, SEND_CONCURRENCY="2", SEND_LEASE_SECONDS="4")
     try:
         for number in DEFENDERS:
             stack.member(number, roles="responder", trees={"eviction": 1})
@@ -29,8 +31,8 @@ def test_worker_killed_mid_batch_sends_each_recipient_exactly_once(tmp_path: Pat
         killed_at = stack.fake.count
         assert killed_at < len(DEFENDERS), "the worker finished before it could be killed"
         stack.start_worker()
-        wait_until(lambda: {m["to"] for m in stack.fake.messages} >= set(DEFENDERS), timeout=30)
-        time.sleep(3)  # longer than the lease: a late duplicate would show up now
+        wait_until(lambda: {m["to"] for m in stack.fake.messages} >= set(DEFENDERS), timeout=40)
+        time.sleep(5)  # longer than the lease: a late duplicate would show up now
         per_number = Counter(m["to"] for m in stack.fake.messages)
         assert {n: c for n, c in per_number.items() if c != 1} == {}
         assert set(per_number) == set(DEFENDERS)
