@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="group", required=True)
     db = commands.add_parser("db", help="database").add_subparsers(dest="command", required=True)
     db.add_parser("upgrade", help="apply migrations")
+    purge = db.add_parser("purge", help="delete closed incidents and messages older than RETENTION_DAYS")
+    purge.add_argument("--days", type=int, default=None, help="override RETENTION_DAYS for this run")
 
     members = commands.add_parser("members", help="members and their places in the trees")
     member_commands = members.add_subparsers(dest="command", required=True)
@@ -151,6 +153,22 @@ def database_problem(exc: DBAPIError) -> str:
     first = (str(exc.orig).strip().splitlines() or [""])[0]
     hint = "; has `rapidresponse db upgrade` been run?" if "table" in first or "relation" in first else ""
     return f"database: {first or type(exc.orig).__name__}{hint}"
+
+
+def db_purge(svc: Services, args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from rapidresponse.db import utcnow
+    from rapidresponse.privacy import retention
+
+    days = svc.settings.retention_days if args.days is None else args.days
+    if days < 1:
+        raise CommandError("retention is off (RETENTION_DAYS=0); pass --days N to purge anyway")
+    with svc.db.session() as session:
+        purged = retention.purge(session, utcnow() - timedelta(days=days))
+    print(f"deleted {purged.incidents} closed incidents, {purged.texts_out} texts sent, "
+          f"{purged.texts_in} texts received and {purged.simulated} simulator messages older than {days} days")
+    return 0
 
 
 # --- members -------------------------------------------------------------------------------------
@@ -348,6 +366,7 @@ COMMANDS: dict[tuple[str, str], Callable[[Services, argparse.Namespace], int]] =
     ("members", "remove"): members_remove,
     ("coordinators", "create"): coordinators_create,
     ("trees", "show"): trees_show,
+    ("db", "purge"): db_purge,
 }
 
 

@@ -59,6 +59,7 @@ class Settings:
     send_lease_seconds: float = 120.0
     sweep_interval_seconds: float = 5.0
     unknown_sender_reply_limit: int = 3
+    retention_days: int = 60
     queue_prefix: str = ""
 
     @property
@@ -102,6 +103,7 @@ class Settings:
             send_lease_seconds=_float(env, "SEND_LEASE_SECONDS", 120.0, low=1.0),
             sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0, low=0.05),
             unknown_sender_reply_limit=_int(env, "UNKNOWN_SENDER_REPLY_LIMIT", 3, low=0, high=100),
+            retention_days=_int(env, "RETENTION_DAYS", 60, low=0, high=3650),
             queue_prefix=env.get("QUEUE_PREFIX", "").strip(),
         )._checked()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
 from sqlalchemy import update
@@ -16,6 +16,7 @@ from rapidresponse.jobs import queues
 from rapidresponse.jobs.dispatch import SEND_TEXTS, batches, dispatch
 from rapidresponse.messaging.models import OutboundMessage
 from rapidresponse.messaging.sender import Outcome, Sender
+from rapidresponse.privacy import retention
 from rapidresponse.services import Services, process_services
 
 log = logging.getLogger(__name__)
@@ -91,4 +92,17 @@ def sweep() -> dict[str, int]:
         handled = inbound.handle_stored(svc, sid, now, reply_by_text=True)
         dispatch(svc, handled.after)
         counts["inbound"] += 1
+    counts["purged"] = purge_if_due(svc, now)
     return counts
+
+
+def purge_if_due(svc: Services, now: datetime) -> int:
+    """Apply RETENTION_DAYS at most once an hour across all workers."""
+    days = svc.settings.retention_days
+    if not days or not svc.redis.set(f"{svc.settings.queue_prefix}rr:purged", "1", nx=True, ex=3600):
+        return 0
+    with svc.db.session() as session:
+        purged = retention.purge(session, now - timedelta(days=days))
+    if purged.incidents or purged.texts_out or purged.texts_in:
+        log.info("retention: deleted %s", purged)
+    return purged.incidents + purged.texts_out + purged.texts_in + purged.simulated

@@ -1,0 +1,51 @@
+"""Retention: what is not kept cannot be seized. Records older than RETENTION_DAYS are deleted.
+
+Deleted: closed incidents with their layers, acknowledgements, threads and texts; texts and
+inbound messages not tied to an open incident; simulator messages. Kept: members (someone who
+texted STOP must stay out) and open incidents, however old. Twilio keeps its own copy of message
+bodies until they are redacted there; that is not done here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, ThreadEvent
+from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, OutboundMessage, SimulatedMessage
+
+UNFINISHED = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
+
+
+@dataclass(frozen=True)
+class Purged:
+    incidents: int
+    texts_out: int
+    texts_in: int
+    simulated: int
+
+
+def _count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge(session: Session, cutoff: datetime) -> Purged:
+    """Delete everything older than `cutoff` that no open incident still needs."""
+    old_incidents = select(Incident.id).where(Incident.closed_at.is_not(None), Incident.closed_at < cutoff)
+    for child in (ThreadEvent, Acknowledgement, IncidentLayer):
+        session.execute(delete(child).where(child.incident_id.in_(old_incidents)))
+    texts_out = _count(session.execute(delete(OutboundMessage).where(
+        OutboundMessage.incident_id.in_(old_incidents))))
+    incidents = _count(session.execute(delete(Incident).where(Incident.id.in_(old_incidents))))
+    texts_out += _count(session.execute(delete(OutboundMessage).where(
+        OutboundMessage.incident_id.is_(None), OutboundMessage.created_at < cutoff,
+        OutboundMessage.status.not_in(UNFINISHED))))
+    still_needed = select(Incident.inbound_message_id).where(Incident.inbound_message_id.is_not(None))
+    texts_in = _count(session.execute(delete(InboundMessage).where(
+        InboundMessage.received_at < cutoff, InboundMessage.outcome.is_not(None),
+        InboundMessage.id.not_in(still_needed))))
+    simulated = _count(session.execute(delete(SimulatedMessage).where(SimulatedMessage.created_at < cutoff)))
+    return Purged(incidents=incidents, texts_out=texts_out, texts_in=texts_in, simulated=simulated)
