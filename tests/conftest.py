@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,14 +81,23 @@ def settings(env: dict[str, str]) -> Settings:
     return Settings.from_env(env)
 
 
-@pytest.fixture
-def svc(settings: Settings) -> Iterator[Services]:
+@contextmanager
+def fresh_services(settings: Settings) -> Iterator[Services]:
+    """Services on an empty database; queues and connections cleaned up afterwards."""
     services = build_services(settings)
     services.db.create_all()
-    yield services
-    clear_queues(services.redis, settings.queue_prefix)
-    services.redis.close()
-    services.db.engine.dispose()
+    try:
+        yield services
+    finally:
+        clear_queues(services.redis, settings.queue_prefix)
+        services.redis.close()
+        services.db.engine.dispose()
+
+
+@pytest.fixture
+def svc(settings: Settings) -> Iterator[Services]:
+    with fresh_services(settings) as services:
+        yield services
 
 
 def clear_queues(redis: Redis, prefix: str) -> None:
@@ -96,11 +106,15 @@ def clear_queues(redis: Redis, prefix: str) -> None:
         redis.delete(*keys)
 
 
-@pytest.fixture
-def app(svc: Services) -> Any:
-    app = create_app(services=svc)
+def testing_app(services: Services) -> Any:
+    app = create_app(services=services)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     return app
+
+
+@pytest.fixture
+def app(svc: Services) -> Any:
+    return testing_app(svc)
 
 
 @pytest.fixture
@@ -180,6 +194,15 @@ def add_member(svc: Services, phone: str, *, language: str = "en", zone: str | N
         session.add(member)
         session.flush()
         return member.id
+
+
+def row(svc: Services, model: Any, ident: int) -> Any:
+    """One row by primary key, detached so its attributes can be read after the session ends."""
+    with svc.db.session() as session:
+        found = session.get(model, ident)
+        assert found is not None, f"no {model.__name__} {ident}"
+        session.expunge(found)
+        return found
 
 
 def member(svc: Services, phone: str) -> Member | None:

@@ -15,16 +15,21 @@ VERIFIER = "+12125550191"
 RESPONDER = "+12125550192"
 
 
+def report_with_a_silent_verifier(stack: Stack) -> None:
+    """One verifier who never answers, one responder; the report alerts the verifier only."""
+    stack.member(VERIFIER, roles="responder", trees={"ice": 1})
+    stack.member(RESPONDER, roles="responder", trees={"ice": 2})
+    stack.start_worker()
+    stack.text(REPORTER, "ICE 5th and Main")
+    wait_until(lambda: stack.received(VERIFIER))
+    assert stack.received(RESPONDER) == []
+
+
 def test_scheduler_timer_alone_escalates_when_the_sweep_is_off(tmp_path: Path):
     """With the sweep effectively off, the enqueue_at timer alerts layer 2 when the wait is over."""
     stack = Stack(tmp_path, SWEEP_INTERVAL_SECONDS="3600")
     try:
-        stack.member(VERIFIER, roles="responder", trees={"ice": 1})
-        stack.member(RESPONDER, roles="responder", trees={"ice": 2})
-        stack.start_worker()
-        stack.text(REPORTER, "ICE 5th and Main")
-        wait_until(lambda: stack.received(VERIFIER))
-        assert stack.received(RESPONDER) == []
+        report_with_a_silent_verifier(stack)
         wait_until(lambda: stack.received(RESPONDER), timeout=15)
         assert "UNVERIFIED" in stack.received(RESPONDER)[0]
     finally:
@@ -35,11 +40,7 @@ def test_sweep_escalates_when_the_timer_is_lost(tmp_path: Path):
     """Redis loses the scheduled timer; the sweep recomputes from the database and alerts layer 2."""
     stack = Stack(tmp_path, SWEEP_INTERVAL_SECONDS="0.5")
     try:
-        stack.member(VERIFIER, roles="responder", trees={"ice": 1})
-        stack.member(RESPONDER, roles="responder", trees={"ice": 2})
-        stack.start_worker()
-        stack.text(REPORTER, "ICE 5th and Main")
-        wait_until(lambda: stack.received(VERIFIER))
+        report_with_a_silent_verifier(stack)
         registry = ScheduledJobRegistry(queue=queues.queue(stack.svc, queues.URGENT), serializer=JSONSerializer)
         wait_until(lambda: registry.get_job_ids())
         for job_id in registry.get_job_ids():

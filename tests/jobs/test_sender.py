@@ -20,7 +20,7 @@ from rapidresponse.members.models import Member, MemberStatus
 from rapidresponse.messaging import outbox
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.messaging.sender import Sender
-from tests.conftest import ACCOUNT_SID, FROM_NUMBER, PUBLIC_BASE_URL, TWILIO_MESSAGES, add_member
+from tests.conftest import ACCOUNT_SID, FROM_NUMBER, PUBLIC_BASE_URL, TWILIO_MESSAGES, add_member, row
 
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
 RESPONDER = "+12125550160"
@@ -44,19 +44,11 @@ def intent(svc, to: str = RESPONDER, *, member_id: int | None = None, purpose: P
 
 
 def message(svc, message_id: int) -> OutboundMessage:
-    with svc.db.session() as session:
-        found = session.get(OutboundMessage, message_id)
-        assert found is not None
-        session.expunge(found)
-        return found
+    return row(svc, OutboundMessage, message_id)
 
 
 def member_row(svc, member_id: int) -> Member:
-    with svc.db.session() as session:
-        found = session.get(Member, member_id)
-        assert found is not None
-        session.expunge(found)
-        return found
+    return row(svc, Member, member_id)
 
 
 def posts(api: responses.RequestsMock) -> list[dict[str, str]]:

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 
 from rapidresponse import create_app
 from rapidresponse.messaging.models import SimulatedMessage
-from rapidresponse.services import Services, build_services
+from rapidresponse.services import Services
 from rapidresponse.settings import Settings
 from tests import conftest
-from tests.conftest import clear_queues, member, signed_post
+from tests.conftest import member, signed_post
 
 NUMBER = "+12125550170"
 
@@ -24,20 +24,14 @@ NUMBER = "+12125550170"
 def sim_svc(tmp_path: Path, database_url: str) -> Iterator[Services]:
     """Services with no TWILIO_* settings, so the built-in simulator is the provider."""
     env = {k: v for k, v in conftest.test_env(tmp_path, database_url).items() if not k.startswith("TWILIO_")}
-    services = build_services(Settings.from_env(env))
-    assert services.settings.provider_name == "simulator"
-    services.db.create_all()
-    yield services
-    clear_queues(services.redis, services.settings.queue_prefix)
-    services.redis.close()
-    services.db.engine.dispose()
+    with conftest.fresh_services(Settings.from_env(env)) as services:
+        assert services.settings.provider_name == "simulator"
+        yield services
 
 
 @pytest.fixture
 def sim_app(sim_svc: Services) -> Any:
-    app = create_app(services=sim_svc)
-    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
-    return app
+    return conftest.testing_app(sim_svc)
 
 
 @pytest.fixture

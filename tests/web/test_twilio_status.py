@@ -25,6 +25,7 @@ from tests.conftest import (
     PUBLIC_BASE_URL,
     TWILIO_MESSAGES,
     add_member,
+    row,
     sign,
     signed_post,
 )
@@ -75,11 +76,7 @@ def state(svc, message_id: int) -> tuple[str, str | None, int | None]:
 
 
 def member_row(svc, member_id: int) -> Member:
-    with svc.db.session() as session:
-        found = session.get(Member, member_id)
-        assert found is not None
-        session.expunge(found)
-        return found
+    return row(svc, Member, member_id)
 
 
 def deliveries(svc, incident_id: int) -> list[str]:
