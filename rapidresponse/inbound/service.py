@@ -8,7 +8,7 @@ delivery (same MessageSid) finds it stored and does nothing twice.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -32,6 +32,9 @@ from rapidresponse.services import Services
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1600  # Twilio's own limit for one message
+# Replies to people who are not members: together capped per number per day (capped()). A report
+# with no text is not capped: that may be someone in danger, and a report with text is never capped.
+CAPPED_OUTCOMES = ("help_short", "join", "join_bad_zone", "language_unknown")
 
 # The words a Messaging Service answers by itself (its default opt-out / opt-in keywords). Only these
 # get no reply from us there: Twilio neither answers nor blocks on PARAR, ALTO or SI.
@@ -166,7 +169,7 @@ class Conversation:
             try:
                 zone = registry.normalize_zone(command.argument)
             except registry.MemberError:
-                return self.reply("zone.missing", command, "join_bad_zone")
+                return self.capped("zone.missing", command, "join_bad_zone")
         if self.member is not None and self.member.status == MemberStatus.OPTED_OUT.value:
             # JOIN after STOP is a fresh request: ask again, as for anyone new.
             self.member.status = MemberStatus.PENDING.value
@@ -175,7 +178,7 @@ class Conversation:
         self.member = member
         if already:
             return self.reply("join.already", command, "join_already")
-        return self.reply("join.confirm_prompt", command, "join")
+        return self.capped("join.confirm_prompt", command, "join")
 
     def on_yes(self, command: Command) -> Handled:
         member = self.member
@@ -211,9 +214,11 @@ class Conversation:
 
     def on_language(self, command: Command) -> Handled:
         if command.argument not in LANGUAGES:
-            return self.reply("language.unknown", command, "language_unknown")
-        if self.member is not None:
-            self.member.language = command.argument
+            return self.capped("language.unknown", command, "language_unknown")
+        if self.member is None:
+            # Nothing to remember a stranger's language on: answer the short help in it.
+            return self.capped("help.short", replace(command, language_hint=command.argument), "help_short")
+        self.member.language = command.argument
         return Handled(reply=render("language.changed", command.argument), outcome="language")
 
     def on_zone(self, command: Command) -> Handled:
@@ -308,11 +313,17 @@ class Conversation:
             or incidents.alerted_layer(self.session, incident.id, member.id) is not None
 
     def capped_help(self, command: Command) -> Handled:
-        """A short help reply, at most N a day to one number, so no one can make us text endlessly."""
+        return self.capped("help.short", command, "help_short")
+
+    def capped(self, key: str, command: Command, outcome: str, **params: object) -> Handled:
+        """A reply to someone who is not (yet) a member, at most N a day to one number of all such
+        replies together, so no one can make us text a number endlessly."""
+        if self.member is not None and self.member.is_active:
+            return self.reply(key, command, outcome, **params)
         since = self.now - timedelta(days=1)
         count = self.session.scalar(select(func.count()).select_from(InboundMessage).where(
-            InboundMessage.from_index == self.inbound.from_index, InboundMessage.outcome == "help_short",
+            InboundMessage.from_index == self.inbound.from_index, InboundMessage.outcome.in_(CAPPED_OUTCOMES),
             InboundMessage.received_at >= since)) or 0
         if count >= self.svc.settings.unknown_sender_reply_limit:
-            return Handled(outcome="help_capped")
-        return self.reply("help.short", command, "help_short")
+            return Handled(outcome=f"{outcome}_capped")
+        return self.reply(key, command, outcome, **params)

@@ -138,9 +138,21 @@ def test_language_then_help_follows_the_new_language(client, svc):
 
 @pytest.mark.parametrize(("body", "chosen"), [("LANG ES", "es"), ("IDIOMA EN", "en"), ("ESPAÑOL", "es")])
 def test_language_from_a_stranger_answers_in_it_and_stores_nothing(client, svc, body, chosen):
-    """A stranger choosing a language is answered in it; no member row is created for them."""
-    assert LANGUAGE_CHANGED[chosen] in Phone(client, STRANGER).reply_to(body)
+    """A stranger choosing a language gets the short help in it (no promise of future texts: there is
+    no member row to remember the choice on, and none is created)."""
+    from rapidresponse.i18n import render
+
+    assert Phone(client, STRANGER).reply_to(body) == render("help.short", chosen)
     assert member(svc, STRANGER) is None
+
+
+def test_strangers_replies_of_every_kind_share_one_daily_cap(client, svc):
+    """JOIN, a bad zone and nonsense from one stranger count together: after 3 replies, silence —
+    but a bare ICE (maybe someone in danger) is always asked for what and where."""
+    phone = Phone(client, STRANGER)
+    answered = [phone.reply_to(body) for body in ("JOIN", "JOIN !!!", "blah", "JOIN", "blah", "ICE")]
+    assert [bool(text) for text in answered] == [True, True, True, False, False, True]
+    assert phone.reply_to("STOP")  # STOP is always confirmed
 
 
 @pytest.mark.parametrize(("body", "language"), [
