@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 
-PHONE_LIKE = re.compile(r"\+?\d[\d\-\s().]{6,}\d")
-
-
-def _mask(match: re.Match[str]) -> str:
-    text = match.group(0)
-    digits = re.sub(r"\D", "", text)
-    # E.164 (+...) or 10+ digits looks like a number; shorter runs are ids and times.
-    looks_like_phone = (text.startswith("+") and len(digits) >= 8) or len(digits) >= 10
-    return "…" + digits[-4:] if looks_like_phone else text
+from rapidresponse.privacy.masking import mask_phone_numbers
 
 
 class RedactPhoneNumbers(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = PHONE_LIKE.sub(_mask, message)
+        masked = mask_phone_numbers(message)
         if masked != message:
             record.msg, record.args = masked, None
         return True

@@ -7,11 +7,10 @@ details are masked again on the way out in case a future event puts a number the
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,17 +25,16 @@ from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import OPEN_STATUSES, IncidentStatus, LayerStatus
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage
 from rapidresponse.privacy.crypto import DecryptionError, FieldCipher
-from rapidresponse.privacy.masking import mask_phone
+from rapidresponse.privacy.masking import mask_phone_numbers
 from rapidresponse.services import Services
 from rapidresponse.trees.model import Tree
 
 RECENT_CLOSED = 30
 NOTE_MAX = 1000
 UNREADABLE = "[cannot be decrypted with the current DATA_KEY]"
-_PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 
 
-class Decision(StrEnum):
+class Decision(str, Enum):
     """What a coordinator may decide from the incident page."""
 
     CONFIRM = "confirm"
@@ -55,12 +53,6 @@ CLOSING = {
 def coordinator_actor(coordinator_id: int) -> str:
     """How a console user appears in a thread: by id, never by email."""
     return f"coordinator #{coordinator_id}"
-
-
-def mask_digits(text: str) -> str:
-    """Anything that looks like a phone number keeps only its last four digits."""
-    return _PHONE_LIKE.sub(lambda m: mask_phone(m.group(0)) if sum(c.isdigit() for c in m.group(0)) >= 7
-                           else m.group(0), text)
 
 
 def readable(cipher: FieldCipher, token: bytes | None) -> str | None:
@@ -172,7 +164,7 @@ class IncidentView:
 
 
 def _detail(detail: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(str(k), mask_digits(str(v))) for k, v in detail.items() if v is not None and v != ""]
+    return [(str(k), mask_phone_numbers(str(v))) for k, v in detail.items() if v is not None and v != ""]
 
 
 def delivery_counts(session: Session, incident_id: int) -> list[tuple[str, int]]:
