@@ -6,7 +6,6 @@ stale job and the periodic sweep can all run `evaluate` at once and only one of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -19,6 +18,7 @@ from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLa
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import IncidentStatus, LayerStatus
 from rapidresponse.members.models import Member, MemberStatus, TreeMembership
+from rapidresponse.members.registry import RECIPIENT_COLUMNS, Recipient, recipients
 from rapidresponse.messaging import outbox
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.services import Services
@@ -47,27 +47,13 @@ def alert_body(incident: Incident, text: str, language: str) -> str:
                   where=where, text=excerpt, verified_label=marker)
 
 
-@dataclass(frozen=True)
-class Recipient:
-    """Just what an alert needs of a member (a layer can be thousands: no full ORM objects)."""
-
-    id: int
-    phone_index: str
-    phone_token: bytes
-    language: str
-    zone: str | None
-
-
 def layer_recipients(session: Session, incident: Incident, layer: Layer) -> list[Recipient]:
     """Reachable members of the layer, the report's zone first when the layer asks for it."""
-    rows = session.execute(
-        select(Member.id, Member.phone_index, Member.phone_token, Member.language, Member.zone)
-        .join(TreeMembership).where(
-            TreeMembership.tree == incident.tree, TreeMembership.layer == layer.number,
-            Member.status == MemberStatus.ACTIVE.value, Member.undeliverable_code.is_(None),
-        ).order_by(Member.id)
-    ).all()
-    members = [Recipient(*row) for row in rows if row.id != incident.reporter_member_id]
+    found = recipients(session, select(*RECIPIENT_COLUMNS).join(TreeMembership).where(
+        TreeMembership.tree == incident.tree, TreeMembership.layer == layer.number,
+        Member.status == MemberStatus.ACTIVE.value, Member.undeliverable_code.is_(None),
+    ).order_by(Member.id))
+    members = [m for m in found if m.id != incident.reporter_member_id]
     if layer.zone_first and incident.zone:
         members.sort(key=lambda m: m.zone != incident.zone)  # stable: zone members first, then the rest
     return members
@@ -157,14 +143,14 @@ def mark_covered(svc: Services, session: Session, incident: Incident, now: datet
         .values(status=LayerStatus.NOT_NEEDED.value)
     )
     incidents.append(session, svc.cipher, incident.id, "covered", now, actor="system")
-    answered = select(Acknowledgement.member_id).where(Acknowledgement.incident_id == incident.id)
-    members = [m for m in incidents.alerted_members(session, incident.id)
-               if m.id not in set(session.scalars(answered).all())]
+    answered = set(session.scalars(select(Acknowledgement.member_id).where(
+        Acknowledgement.incident_id == incident.id)).all())
+    members = [m for m in incidents.alerted_members(session, incident.id) if m.id not in answered]
     after.send_ids.extend(notify(svc, session, incident, members, "incident.covered", Purpose.COVERED, now))
     return after
 
 
-def notify(svc: Services, session: Session, incident: Incident, members: list[Member], key: str,
+def notify(svc: Services, session: Session, incident: Incident, members: list[Recipient], key: str,
            purpose: Purpose, now: datetime, *, dedupe: str | None = None) -> list[int]:
     """Record one text per member, each in their language."""
     texts = [

@@ -20,6 +20,7 @@ from rapidresponse.incidents.codes import candidate_codes
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, ThreadEvent
 from rapidresponse.incidents.states import OPEN_STATUSES, IncidentStatus, LayerStatus
 from rapidresponse.members.models import Member, MemberStatus, Role
+from rapidresponse.members.registry import RECIPIENT_COLUMNS, Recipient, recipients
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.privacy.crypto import FieldCipher
 from rapidresponse.privacy.masking import mask_phone
@@ -213,15 +214,15 @@ def cancel_unsent(session: Session, incident_id: int, now: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def alerted_members(session: Session, incident_id: int) -> list[Member]:
+def alerted_members(session: Session, incident_id: int) -> list[Recipient]:
     """Members an alert for this incident went (or may have gone) out to."""
     ids = select(OutboundMessage.member_id).where(
         OutboundMessage.incident_id == incident_id, OutboundMessage.purpose == Purpose.ALERT.value,
         OutboundMessage.status.not_in([DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value,
                                        DeliveryStatus.EXPIRED.value]),
     )
-    return list(session.scalars(select(Member).where(Member.id.in_(ids),
-                                                     Member.status != MemberStatus.OPTED_OUT.value)).all())
+    return recipients(session, select(*RECIPIENT_COLUMNS).where(
+        Member.id.in_(ids), Member.status != MemberStatus.OPTED_OUT.value).order_by(Member.id))
 
 
 def coordinators(session: Session) -> list[Member]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from rapidresponse.members.models import Member, MemberStatus, Role, TreeMembership
@@ -17,6 +18,25 @@ ZONE = re.compile(r"^[a-z0-9][a-z0-9 _\-]{0,63}$")
 
 class MemberError(ValueError):
     """A member operation was refused; the message says why (never contains a number)."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Just what a text to a member needs (a layer can be thousands: no full ORM objects)."""
+
+    id: int
+    phone_index: str
+    phone_token: bytes
+    language: str
+    zone: str | None
+
+
+RECIPIENT_COLUMNS = (Member.id, Member.phone_index, Member.phone_token, Member.language, Member.zone)
+
+
+def recipients(session: Session, query: Select[int, str, bytes, str, str | None]) -> list[Recipient]:
+    """Run a select of RECIPIENT_COLUMNS into Recipients, in the query's order."""
+    return [Recipient(*row) for row in session.execute(query).all()]
 
 
 def normalize_zone(raw: str) -> str:
