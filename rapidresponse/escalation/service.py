@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from rapidresponse.escalation.policy import Decision, LayerState, Step, decide, due_at
 from rapidresponse.i18n import MissingMessageError, render
 from rapidresponse.incidents import service as incidents
-from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer
+from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, ThreadEvent
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import IncidentStatus, LayerStatus
 from rapidresponse.members.models import Member, MemberStatus, TreeMembership
@@ -126,7 +126,20 @@ def evaluate(svc: Services, session: Session, incident_id: int, now: datetime) -
         after.extend(mark_covered(svc, session, incident, now))
     elif decision.step == Step.WAIT and decision.at is not None:
         after.timers.append((incident.id, decision.at))
+    elif incident.is_open and all(lay.status == LayerStatus.SKIPPED.value for lay in incident.layers):
+        after.extend(nobody_to_alert(svc, session, incident, now))
     return after
+
+
+def nobody_to_alert(svc: Services, session: Session, incident: Incident, now: datetime) -> AfterCommit:
+    """Every layer of the tree was empty: the coordinators must know at once (once)."""
+    told = session.scalar(select(ThreadEvent.id).where(ThreadEvent.incident_id == incident.id,
+                                                       ThreadEvent.kind == "nobody_alerted").limit(1))
+    if told is not None:
+        return AfterCommit()
+    incidents.append(session, svc.cipher, incident.id, "nobody_alerted", now, actor="system")
+    return AfterCommit(send_ids=notify(svc, session, incident, incidents.coordinators(session), "incident.nobody",
+                                       Purpose.RELAY, now, dedupe="nobody"))
 
 
 def mark_covered(svc: Services, session: Session, incident: Incident, now: datetime) -> AfterCommit:

@@ -119,7 +119,7 @@ def relay(svc: Services, session: Session, sender: Member | None, phone: str, in
     if sender is not None:
         recipients.pop(sender.id, None)
     texts = [
-        outbox.Text(to=svc.cipher.decrypt(m.phone_token),
+        outbox.Text(to=outbox.SealedNumber(m.phone_index, m.phone_token),
                     body=render("relay.text", m.language, code=incident.code, who=actor.replace("…", "..."),
                                 text=text[:300]),
                     purpose=Purpose.RELAY, dedupe_key=f"relay:{inbound_id}:{m.id}", member_id=m.id,

@@ -225,13 +225,13 @@ def alerted_members(session: Session, incident_id: int) -> list[Recipient]:
         Member.id.in_(ids), Member.status != MemberStatus.OPTED_OUT.value).order_by(Member.id))
 
 
-def coordinators(session: Session) -> list[Member]:
-    return list(session.scalars(select(Member).where(
-        Member.roles.like(f"%{Role.COORDINATOR.value}%"), Member.status == MemberStatus.ACTIVE.value)).all())
+def coordinators(session: Session) -> list[Recipient]:
+    return recipients(session, select(*RECIPIENT_COLUMNS).where(
+        Member.roles.like(f"%{Role.COORDINATOR.value}%"), Member.status == MemberStatus.ACTIVE.value))
 
 
-def responders_who_said_yes(session: Session, incident_id: int) -> list[Member]:
+def responders_who_said_yes(session: Session, incident_id: int) -> list[Recipient]:
     ids = select(Acknowledgement.member_id).where(Acknowledgement.incident_id == incident_id,
                                                   Acknowledgement.answer == "yes")
-    return list(session.scalars(select(Member).where(Member.id.in_(ids),
-                                                     Member.status == MemberStatus.ACTIVE.value)).all())
+    return recipients(session, select(*RECIPIENT_COLUMNS).where(
+        Member.id.in_(ids), Member.status == MemberStatus.ACTIVE.value))

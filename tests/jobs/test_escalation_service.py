@@ -132,3 +132,18 @@ def _mark_sent(svc) -> None:
     with svc.db.session() as session:
         for message in session.scalars(select(OutboundMessage).where(OutboundMessage.status == "pending")):
             message.status = "queued"
+
+
+def test_a_tree_with_nobody_in_it_tells_the_coordinators_once(client, svc):
+    """Every layer empty: the coordinators get one text saying nobody could be alerted."""
+    coordinator = add_member(svc, "+12125550171", roles="coordinator")
+    incident = open_by_text(client, "EVICTION 12 Oak St, crew at the door")
+    first = run(svc, incident.id)
+    again = run(svc, incident.id)
+    assert len(first.send_ids) == 1 and again.send_ids == []
+    with svc.db.session() as session:
+        text = session.get(OutboundMessage, first.send_ids[0])
+        assert text.member_id == coordinator
+        assert svc.cipher.decrypt(text.body_token).startswith(f"[{incident.code}] New report, but its tree has nobody")
+        kinds = session.scalars(select(ThreadEvent.kind).where(ThreadEvent.incident_id == incident.id)).all()
+    assert kinds.count("nobody_alerted") == 1 and kinds.count("layer_skipped") == 2
