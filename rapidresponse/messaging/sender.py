@@ -53,6 +53,11 @@ class _Claimed:
     segments: int
     bulk: bool
     valid_until: datetime | None
+    # For the thread line written once it is sent.
+    purpose: str
+    incident_id: int | None
+    member_id: int | None
+    layer: int | None
 
 
 def status_callback_url(svc: Services, message_id: int) -> str:
@@ -152,7 +157,8 @@ class Sender:
                 outcome.cancelled += 1
                 continue
             claimed.append(_Claimed(message.id, to, body, message.segments, message.purpose in BULK_PURPOSES,
-                                    message.valid_until))
+                                    message.valid_until, message.purpose, message.incident_id, message.member_id,
+                                    message.layer))
         return claimed
 
     def _reconcile(self, message: OutboundMessage, to: str, body: str) -> bool:
@@ -190,9 +196,11 @@ class Sender:
     def _record(self, session: Session, claimed: list[_Claimed], results: list[Any], outcome: Outcome) -> None:
         now = self.clock()
         sent_rows: list[dict[str, Any]] = []
+        sent: list[_Claimed] = []
         for text, result in zip(claimed, results, strict=True):
             if isinstance(result, SentText):
                 sent_rows.append({"mid": text.id, "sid": result.sid, "now": now})
+                sent.append(text)
                 continue
             message = session.get(OutboundMessage, text.id)
             assert message is not None
@@ -223,20 +231,15 @@ class Sender:
                 sent_rows,
             )
             outcome.sent += len(sent_rows)
-            self._thread_alerts(session, [row["mid"] for row in sent_rows], now)
+            self._thread_sent(session, sent, now)
 
-    def _thread_alerts(self, session: Session, ids: list[int], now: datetime) -> None:
-        """Each alert sent is a line in its incident's thread."""
-        rows = session.execute(
-            select(OutboundMessage.id, OutboundMessage.incident_id, OutboundMessage.member_id, OutboundMessage.layer,
-                   OutboundMessage.purpose, OutboundMessage.provider_sid, OutboundMessage.to_token)
-            .where(OutboundMessage.id.in_(ids), OutboundMessage.incident_id.is_not(None))
-        ).all()
+    @staticmethod
+    def _thread_sent(session: Session, sent: list[_Claimed], now: datetime) -> None:
+        """Each text sent for an incident is a line in its thread."""
         events = [
-            {"incident_id": r.incident_id, "at": now, "kind": f"{r.purpose}_sent", "member_id": r.member_id,
-             "actor": mask_phone(self.svc.cipher.decrypt(r.to_token)), "body_token": None,
-             "detail": {"layer": r.layer, "message": r.id}}
-            for r in rows
+            {"incident_id": t.incident_id, "at": now, "kind": f"{t.purpose}_sent", "member_id": t.member_id,
+             "actor": mask_phone(t.to), "body_token": None, "detail": {"layer": t.layer, "message": t.id}}
+            for t in sent if t.incident_id is not None
         ]
         if events:
             session.execute(insert(cast(Table, ThreadEvent.__table__)), events)
