@@ -31,7 +31,7 @@ def dispatch(svc: Services, after: AfterCommit, *, queue: str = queues.URGENT) -
         if after.start_incident is not None:
             queues.enqueue(svc, queues.URGENT, START_INCIDENT, after.start_incident)
         for batch in batches(after.send_ids, svc.settings.alert_batch_size):
-            queues.enqueue(svc, queue, SEND_TEXTS, batch)
+            queues.enqueue(svc, queue, SEND_TEXTS, batch, queue == queues.BULK)
         for incident_id, when in after.timers:
             queues.enqueue(svc, queues.URGENT, ESCALATE, incident_id, at=when)
     except RedisError as exc:

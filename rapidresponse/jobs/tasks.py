@@ -48,17 +48,27 @@ def escalate(incident_id: int) -> None:
     dispatch(svc, after)
 
 
-def send_texts(message_ids: list[int]) -> dict[str, int]:
+def send_texts(message_ids: list[int], bulk: bool = False) -> dict[str, int]:
     svc = process_services()
-    outcome = send_now(svc, message_ids)
-    return {"sent": outcome.sent, "failed": outcome.failed, "retry": len(outcome.retry)}
+    outcome = send_now(svc, message_ids, bulk=bulk)
+    return {"sent": outcome.sent, "failed": outcome.failed, "retry": len(outcome.retry),
+            "deferred": len(outcome.deferred)}
 
 
-def send_now(svc: Services, message_ids: list[int]) -> Outcome:
-    outcome = process_sender().send(message_ids)
+def send_now(svc: Services, message_ids: list[int], *, bulk: bool = False) -> Outcome:
+    give_way = None
+    if bulk:
+        # A bulk batch at a low rate can hold a worker for minutes: between chunks it steps aside
+        # for any urgent job waiting (a new raid alert) and puts its remainder back in line.
+        urgent = queues.queue(svc, queues.URGENT)
+        give_way = lambda: urgent.count > 0  # noqa: E731
+    outcome = process_sender().send(message_ids, give_way=give_way)
+    if outcome.deferred:
+        queues.enqueue(svc, queues.BULK, SEND_TEXTS, outcome.deferred, True)
     if outcome.retry:
         # 429, 5xx, 30001/30008: back off and try again; the intent stays recorded meanwhile.
-        queues.enqueue(svc, queues.URGENT, SEND_TEXTS, outcome.retry, at=utcnow() + timedelta(seconds=5))
+        queues.enqueue(svc, queues.BULK if bulk else queues.URGENT, SEND_TEXTS, outcome.retry, bulk,
+                       at=utcnow() + timedelta(seconds=5))
     return outcome
 
 

@@ -43,6 +43,7 @@ class Outcome:
     reconciled: int = 0
     retry: list[int] = field(default_factory=list)  # temporary failures: send again later
     ambiguous: int = 0
+    deferred: list[int] = field(default_factory=list)  # not claimed: gave way to urgent work
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,19 @@ class Sender:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
-    def send(self, ids: Sequence[int]) -> Outcome:
+    def send(self, ids: Sequence[int], *, give_way: Callable[[], bool] | None = None) -> Outcome:
         """Send in chunks, two at a time: while one chunk's texts are on the wire, the previous
-        chunk's outcomes are recorded and the next is claimed, so the pool never runs dry."""
+        chunk's outcomes are recorded and the next is claimed, so the pool never runs dry.
+
+        `give_way` is asked before each further chunk (bulk work asks whether urgent work is
+        waiting); when it says yes, the rest is left unclaimed in `outcome.deferred`.
+        """
         outcome = Outcome()
         in_flight: deque[tuple[list[_Claimed], list[Future[SentText | ProviderError]]]] = deque()
         for start in range(0, len(ids), self.chunk):
+            if start and give_way is not None and give_way():
+                outcome.deferred = list(ids[start:])
+                break
             with self.svc.db.session() as session:
                 claimed = self._claim(session, list(ids[start : start + self.chunk]), outcome)
             if claimed:

@@ -333,3 +333,21 @@ def test_failed_lookup_of_an_abandoned_claim_does_not_hold_up_fresh_alerts(svc, 
     assert outcome.sent == 1
     assert [form["To"] for form in posts(twilio_api)] == [OTHER]
     assert message(svc, stale).status == DeliveryStatus.SENDING.value
+
+
+def test_bulk_batch_gives_way_between_chunks_and_leaves_the_rest_unclaimed(svc, twilio_api, sender):
+    """When urgent work is waiting, a bulk batch stops after its current chunk; the rest stays pending."""
+    numbers = [f"+1212555{n:04d}" for n in range(3000, 3000 + sender.chunk * 3)]
+    ids = [intent(svc, number) for number in numbers]
+    asked: list[bool] = []
+
+    def urgent_waiting() -> bool:
+        asked.append(True)
+        return True
+
+    outcome = sender.send(ids, give_way=urgent_waiting)
+    assert outcome.sent == sender.chunk
+    assert outcome.deferred == ids[sender.chunk:]
+    assert {message(svc, i).status for i in outcome.deferred} == {DeliveryStatus.PENDING.value}
+    assert len(asked) == 1  # asked once, before claiming the second chunk
+    assert len(posts(twilio_api)) == sender.chunk
