@@ -141,9 +141,11 @@ class Sender:
         rows.sort(key=lambda row: order[row[0].id])
         claimed: list[_Claimed] = []
         cipher = self.svc.cipher
+        bodies: dict[bytes, str] = {}  # an alert's members share one body token (outbox.record)
         for message, member_status, undeliverable in rows:
             to = cipher.decrypt(message.to_token)
-            body = cipher.decrypt(message.body_token)
+            token = bytes(message.body_token)
+            body = bodies[token] if token in bodies else bodies.setdefault(token, cipher.decrypt(token))
             if message.id in reclaimed:
                 try:
                     if self._reconcile(message, to, body):
