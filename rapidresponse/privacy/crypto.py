@@ -25,8 +25,9 @@ class FieldCipher:
     def __init__(self, data_key: str, *old_keys: str) -> None:
         keys = [data_key, *old_keys]
         self._fernet = MultiFernet([Fernet(k.encode("ascii")) for k in keys])
-        # The index key is derived from the current key only: rotating DATA_KEY means re-indexing
-        # (`rapidresponse db rotate-key`), which is rare and explicit.
+        # The index key is derived from the current key only: rotating DATA_KEY means re-encrypting
+        # and re-indexing every stored number. No command does that yet; old keys passed here
+        # only let tokens written under them still be read.
         self._index_key = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"rapidresponse blind index v1"
         ).derive(data_key.encode("ascii"))
