@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 from flask import current_app, g, redirect, request, session, url_for
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -25,6 +25,7 @@ LOCKOUT_SECONDS = 15 * 60
 SESSION_HOURS = 12
 SESSION_KEY = "coordinator_id"
 SIGNED_IN_KEY = "signed_in_at"
+VERSION_KEY = "session_version"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,9 +99,18 @@ def sign_in(coordinator: Coordinator) -> None:
     session.clear()  # a fresh session on every sign-in: nothing carried over from before
     session[SESSION_KEY] = coordinator.id
     session[SIGNED_IN_KEY] = int(time.time())
+    session[VERSION_KEY] = coordinator.session_version
 
 
 def sign_out() -> None:
+    """End this coordinator's sessions everywhere: the cookie is signed, not stored, so the only
+    way to make a copy of it useless (a lost phone, a shared computer) is to change its version."""
+    coordinator_id = session.get(SESSION_KEY)
+    if isinstance(coordinator_id, int):
+        svc: Services = current_app.extensions["rapidresponse"]
+        with svc.db.session() as db_session:
+            db_session.execute(update(Coordinator).where(Coordinator.id == coordinator_id)
+                               .values(session_version=Coordinator.session_version + 1))
     session.clear()
 
 
@@ -119,8 +129,9 @@ def current_coordinator() -> Coordinator | None:
     svc: Services = current_app.extensions["rapidresponse"]
     with svc.db.session() as db_session:
         coordinator = db_session.get(Coordinator, coordinator_id)  # removed coordinators are signed out
-    if coordinator is None:
-        session.clear()
+    if coordinator is None or coordinator.session_version != session.get(VERSION_KEY):
+        session.clear()  # removed, or signed out since this cookie was issued
+        coordinator = None
     g.coordinator = coordinator
     return coordinator
 

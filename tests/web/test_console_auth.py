@@ -58,6 +58,20 @@ def test_right_password_signs_in_and_logout_signs_out(client, svc):
     assert client.get("/incidents").status_code == 302
 
 
+def test_signing_out_revokes_a_copied_session_cookie(app, client, svc):
+    """A cookie copied before sign-out (a lost phone, a shared computer) no longer opens the console."""
+    add_coordinator(svc)
+    sign_in(client)
+    copied = client.get_cookie("session").value
+    other_device = app.test_client()
+    other_device.set_cookie("session", copied)
+    assert other_device.get("/incidents").status_code == 200
+    assert client.post("/logout").status_code == 302
+    assert other_device.get("/incidents").status_code == 302
+    sign_in(client)  # signing in again works, with a fresh cookie
+    assert client.get("/incidents").status_code == 200
+
+
 def test_login_returns_to_the_page_asked_for_but_never_off_site(client, svc):
     """After signing in, a local `next` is followed; an absolute or protocol-relative one is not."""
     add_coordinator(svc)
