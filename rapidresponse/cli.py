@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="group", required=True)
     db = commands.add_parser("db", help="database").add_subparsers(dest="command", required=True)
     db.add_parser("upgrade", help="apply migrations")
+    db.add_parser("rotate-key", help="re-encrypt everything with DATA_KEY (the old key in DATA_KEY_PREVIOUS)")
     purge = db.add_parser("purge", help="delete closed incidents and messages older than RETENTION_DAYS")
     purge.add_argument("--days", type=int, default=None, help="override RETENTION_DAYS for this run")
 
@@ -168,6 +169,18 @@ def db_purge(svc: Services, args: argparse.Namespace) -> int:
         purged = retention.purge(session, utcnow() - timedelta(days=days))
     print(f"deleted {purged.incidents} closed incidents, {purged.texts_out} texts sent, "
           f"{purged.texts_in} texts received and {purged.simulated} simulator messages older than {days} days")
+    return 0
+
+
+def db_rotate_key(svc: Services, args: argparse.Namespace) -> int:
+    from rapidresponse.privacy import rotation
+
+    if svc.settings.data_key_previous is None:
+        raise CommandError("DATA_KEY_PREVIOUS: set it to the old key, and DATA_KEY to the new one, then run again")
+    with svc.db.session() as session:
+        counts = rotation.rotate(session, svc.cipher)
+    done = ", ".join(f"{n} {table}" for table, n in counts.items())
+    print(f"re-encrypted with the new DATA_KEY: {done}. DATA_KEY_PREVIOUS can now be removed.")
     return 0
 
 
@@ -367,6 +380,7 @@ COMMANDS: dict[tuple[str, str], Callable[[Services, argparse.Namespace], int]] =
     ("coordinators", "create"): coordinators_create,
     ("trees", "show"): trees_show,
     ("db", "purge"): db_purge,
+    ("db", "rotate-key"): db_rotate_key,
 }
 
 

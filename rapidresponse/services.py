@@ -33,7 +33,8 @@ class Services:
 
 def build_services(settings: Settings, *, provider: Provider | None = None) -> Services:
     db = Database(settings.database_url)
-    cipher = FieldCipher(str(settings.data_key))
+    old_keys = [str(settings.data_key_previous)] if settings.data_key_previous else []
+    cipher = FieldCipher(str(settings.data_key), *old_keys)
     if provider is None:
         if settings.provider_name == "twilio":
             from rapidresponse.messaging.twilio_provider import TwilioProvider

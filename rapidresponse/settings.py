@@ -48,6 +48,8 @@ class Settings:
     twilio_auth_token: Secret | None = None
     # Accepted during a token rotation: webhooks signed with either token verify.
     twilio_auth_token_previous: Secret | None = None
+    # The key being rotated away from: still decrypts until `rapidresponse db rotate-key` is done.
+    data_key_previous: Secret | None = None
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_api_base_url: str = TWILIO_API_BASE_URL
@@ -91,6 +93,8 @@ class Settings:
             twilio_account_sid=_twilio_sid(env, "TWILIO_ACCOUNT_SID", "AC"),
             twilio_auth_token=_optional_secret(env, "TWILIO_AUTH_TOKEN"),
             twilio_auth_token_previous=_optional_secret(env, "TWILIO_AUTH_TOKEN_PREVIOUS"),
+            data_key_previous=Secret(_fernet_key(env, "DATA_KEY_PREVIOUS")) if env.get("DATA_KEY_PREVIOUS", "").strip()
+            else None,
             twilio_from_number=_from_number(env),
             twilio_messaging_service_sid=_twilio_sid(env, "TWILIO_MESSAGING_SERVICE_SID", "MG"),
             twilio_api_base_url=_url(env, "TWILIO_API_BASE_URL", TWILIO_API_BASE_URL, schemes={"http", "https"})

@@ -26,8 +26,8 @@ class FieldCipher:
         keys = [data_key, *old_keys]
         self._fernet = MultiFernet([Fernet(k.encode("ascii")) for k in keys])
         # The index key is derived from the current key only: rotating DATA_KEY means re-encrypting
-        # and re-indexing every stored number. No command does that yet; old keys passed here
-        # only let tokens written under them still be read.
+        # and re-indexing everything (privacy/rotation.py, `rapidresponse db rotate-key`); old keys
+        # passed here let tokens written under them be read until that is done.
         self._index_key = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"rapidresponse blind index v1"
         ).derive(data_key.encode("ascii"))
