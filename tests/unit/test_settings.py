@@ -164,3 +164,18 @@ def test_repr_never_shows_url_passwords():
                                          REDIS_URL="redis://:hunter3-redis-password@cache:6379/0"))
     assert "hunter2" not in repr(settings)
     assert "hunter3" not in repr(settings)
+
+
+def test_a_malformed_previous_data_key_names_itself_and_a_good_one_still_decrypts():
+    """DATA_KEY_PREVIOUS is checked like DATA_KEY, and tokens under it open during a rotation."""
+    from cryptography.fernet import Fernet
+
+    from rapidresponse.privacy.crypto import FieldCipher
+
+    with pytest.raises(SettingsError, match="^DATA_KEY_PREVIOUS:"):
+        Settings.from_env(minimal(DATA_KEY_PREVIOUS="not-a-key"))
+    old = Fernet.generate_key().decode()
+    settings = Settings.from_env(minimal(DATA_KEY_PREVIOUS=old))
+    assert old not in repr(settings)
+    token = FieldCipher(old).encrypt("+12125550123")
+    assert FieldCipher(str(settings.data_key), str(settings.data_key_previous)).decrypt(token) == "+12125550123"
