@@ -146,6 +146,8 @@ def main() -> int:
                 child.terminate()
 
     signal.signal(signal.SIGTERM, stop)
+    # Started in the background by a script, SIGINT arrives ignored: Ctrl-C must still stop us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
