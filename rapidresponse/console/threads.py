@@ -16,11 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rapidresponse.escalation import service as escalation
 from rapidresponse.escalation.policy import responders_on_the_way
 from rapidresponse.incidents import service as incidents
 from rapidresponse.incidents.models import Acknowledgement, Incident, ThreadEvent
-from rapidresponse.incidents.responses import close_incident, wanted
+from rapidresponse.incidents.responses import close_incident, confirm_incident, wanted
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import OPEN_STATUSES, IncidentStatus, LayerStatus
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage
@@ -220,11 +219,10 @@ def decide(svc: Services, session: Session, incident: Incident, decision: Decisi
     if not incident.is_open:
         return Outcome(False, f"{code} is already closed.")
     if decision == Decision.CONFIRM:
-        if not incidents.set_status(session, svc.cipher, incident, IncidentStatus.CONFIRMED, now,
-                                    actor=actor):
+        confirmed = confirm_incident(svc, session, incident, now, actor=actor)
+        if confirmed is None:
             return Outcome(False, f"{code} was already confirmed.")
-        return Outcome(True, f"{code} confirmed.",
-                       escalation.evaluate(svc, session, incident.id, now))
+        return Outcome(True, f"{code} confirmed.", confirmed)
     after = close_incident(svc, session, incident, CLOSING[decision], now, actor=actor)
     label = {Decision.FALSE_ALARM: "stood down as a false alarm", Decision.RESOLVE: "resolved",
              Decision.DRILL: "closed as a drill"}[decision]

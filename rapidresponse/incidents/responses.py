@@ -76,10 +76,19 @@ def confirm(svc: Services, session: Session, member: Member, incident: Incident,
     lang = member.language
     if not incidents.may_decide(incident, member):
         return Result(render("incident.not_allowed", lang))
-    incidents.set_status(session, svc.cipher, incident, IncidentStatus.CONFIRMED, now,
-                         actor=incidents.who(member, svc.cipher), member_id=member.id)
-    after = escalation.evaluate(svc, session, incident.id, now)
+    after = confirm_incident(svc, session, incident, now, actor=incidents.who(member, svc.cipher),
+                             member_id=member.id) or escalation.evaluate(svc, session, incident.id, now)
     return Result(render("incident.confirmed_ack", lang, code=incident.code), after)
+
+
+def confirm_incident(svc: Services, session: Session, incident: Incident, now: datetime, *, actor: str,
+                     member_id: int | None = None) -> AfterCommit | None:
+    """Mark an incident confirmed and alert what that makes due; None if it already was (also used
+    by the console)."""
+    if not incidents.set_status(session, svc.cipher, incident, IncidentStatus.CONFIRMED, now, actor=actor,
+                                member_id=member_id):
+        return None
+    return escalation.evaluate(svc, session, incident.id, now)
 
 
 def close(svc: Services, session: Session, member: Member, incident: Incident, status: IncidentStatus,
