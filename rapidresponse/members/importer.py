@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from rapidresponse.i18n import LANGUAGES, render
 from rapidresponse.members import registry
-from rapidresponse.members.models import Member, MemberStatus, TreeMembership
+from rapidresponse.members.models import Member, MemberStatus
 from rapidresponse.members.phones import InvalidNumberError, normalize_phone
 from rapidresponse.messaging import outbox
 from rapidresponse.messaging.models import Purpose
@@ -268,10 +268,4 @@ def _update(member: Member, row: MemberRow, cipher: FieldCipher) -> None:
     if "roles" in row.columns:
         member.roles = row.roles
     if "trees" in row.columns:
-        # Changed in place, not replaced: a delete and an insert of the same (member, tree) in one
-        # flush would trip the one-layer-per-tree constraint.
-        wanted = dict(row.trees)
-        member.memberships = [m for m in member.memberships if m.tree in wanted]
-        for membership in member.memberships:
-            membership.layer = wanted.pop(membership.tree)
-        member.memberships.extend(TreeMembership(tree=t, layer=n) for t, n in sorted(wanted.items()))
+        registry.set_memberships(member, dict(row.trees))

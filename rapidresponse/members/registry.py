@@ -116,4 +116,13 @@ def opt_back_in(member: Member, now: datetime) -> None:
 
 
 def set_memberships(member: Member, trees: dict[str, int]) -> None:
-    member.memberships = [TreeMembership(tree=tree, layer=layer) for tree, layer in sorted(trees.items())]
+    """Put the member in exactly these tree:layer places.
+
+    Changed in place, not replaced: a delete and an insert of the same (member, tree) in one
+    flush would trip the one-layer-per-tree constraint.
+    """
+    wanted = dict(trees)
+    member.memberships = [m for m in member.memberships if m.tree in wanted]
+    for membership in member.memberships:
+        membership.layer = wanted.pop(membership.tree)
+    member.memberships.extend(TreeMembership(tree=t, layer=n) for t, n in sorted(wanted.items()))
