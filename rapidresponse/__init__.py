@@ -8,6 +8,7 @@ from flask import Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from rapidresponse import web
 from rapidresponse.services import Services, build_services
 from rapidresponse.settings import Settings
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app.extensions["rapidresponse"] = services
     csrf.init_app(app)
+    web.init_app(app, https=services.settings.public_base_url.startswith("https://"))
 
     from rapidresponse.console.routes import bp as console_bp
     from rapidresponse.simulator.routes import bp as simulator_bp

@@ -11,6 +11,18 @@ from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+# Every table's id is an INTEGER column: 32-bit on PostgreSQL. An id from outside (a URL, a
+# callback's ?m=) beyond this cannot exist, and must be refused before it reaches a query.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(raw: str | None) -> int | None:
+    """An id from outside as an int, or None if it is not one of ours (ASCII digits, 1..MAX_ID)."""
+    if not raw or len(raw) > 10 or not raw.isascii() or not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_ID else None
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
 from redis import Redis
@@ -137,10 +138,20 @@ def current_coordinator() -> Coordinator | None:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only a path on this site may be returned to after signing in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """Only a path on this site may be returned to after signing in.
+
+    Browsers drop tabs and newlines from a Location and read a backslash as a slash, so
+    `/<TAB>/evil.example` would leave the site; anything but plain printable ASCII is refused, as
+    is anything with a scheme or a host, and CR/LF never reach a header.
+    """
+    if not target or len(target) > 2048 or not target.isascii() or not target.isprintable():
+        return None
+    if " " in target or "\\" in target or not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def login_required(view: F) -> F:

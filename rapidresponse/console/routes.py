@@ -129,7 +129,7 @@ def _render_incident(incident_id: int, note_form: NoteForm | None = None, status
                            note_form=note_form or NoteForm(formdata=None)), status
 
 
-@bp.get("/incidents/<int:incident_id>")
+@bp.get("/incidents/<id:incident_id>")
 @auth.login_required
 def incident(incident_id: int) -> Any:
     return _render_incident(incident_id)
@@ -143,7 +143,7 @@ def _incident_for_update(session: Session, incident_id: int) -> Incident:
     return found
 
 
-@bp.post("/incidents/<int:incident_id>/decision")
+@bp.post("/incidents/<id:incident_id>/decision")
 @auth.login_required
 def decide(incident_id: int) -> BaseResponse:
     form = DecisionForm()
@@ -159,7 +159,7 @@ def decide(incident_id: int) -> BaseResponse:
     return redirect(url_for("console.incident", incident_id=incident_id))
 
 
-@bp.post("/incidents/<int:incident_id>/notes")
+@bp.post("/incidents/<id:incident_id>/notes")
 @auth.login_required
 def add_note(incident_id: int) -> Any:
     form = NoteForm()

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from rapidresponse.db import utcnow
+from rapidresponse.db import parse_id, utcnow
 from rapidresponse.inbound.service import InboundText, receive
 from rapidresponse.jobs.dispatch import dispatch
 from rapidresponse.messaging import delivery
@@ -66,15 +67,36 @@ def sms() -> Response:
 @bp.post("/status")
 @twilio_signed
 def status() -> tuple[str, int]:
-    form = request.form
+    callback = parse_status(request.form, request.args.getlist("m"))
+    delivery.record_status(
+        services(), message_sid=callback.message_sid, status=callback.status, now=utcnow(),
+        message_id=callback.message_id, error_code=callback.error_code,
+    )
+    return "", 204
+
+
+@dataclass(frozen=True)
+class StatusCallback:
+    message_sid: str
+    status: str
+    message_id: int | None
+    error_code: int | None
+
+
+def parse_status(form: Mapping[str, str], m: list[str]) -> StatusCallback:
+    """The three fields we keep of a status callback, range-checked: anything no real callback
+    carries (a huge ?m= or error code, an over-long SID) is a 400, never a 500 from the database."""
     sid, state = form.get("MessageSid", "").strip(), form.get("MessageStatus", "").strip().lower()
     if not sid or not state:
         abort(400, "MessageSid and MessageStatus are required")
-    message_id = request.args.get("m", "")
+    if len(sid) > 64 or not sid.isascii() or not sid.isalnum() or len(state) > 32:
+        abort(400, "MessageSid or MessageStatus is not one Twilio sends")
+    message_id = None
+    if m:
+        message_id = parse_id(m[0]) if len(m) == 1 else None
+        if message_id is None:
+            abort(400, "m is not a message id of ours")
     error = form.get("ErrorCode", "").strip()
-    delivery.record_status(
-        services(), message_sid=sid, status=state, now=utcnow(),
-        message_id=int(message_id) if message_id.isdigit() else None,
-        error_code=int(error) if error.isdigit() else None,
-    )
-    return "", 204
+    if error and (len(error) > 6 or not error.isascii() or not error.isdigit()):
+        abort(400, "ErrorCode is not a Twilio error code")
+    return StatusCallback(sid, state, message_id, int(error) if error else None)

@@ -172,11 +172,11 @@ def test_temporary_or_content_failure_leaves_the_member_reachable(client, svc, a
 
 # --- what is not ours ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("which", ["no_id", "other_id", "missing_id", "garbage_id"])
+@pytest.mark.parametrize("which", ["no_id", "other_id", "missing_id"])
 def test_unknown_message_is_ignored(client, svc, alert, which):
     """A callback for a SID we never sent is answered 204 and changes nothing."""
     incident_id, message_id, sid = alert
-    m = {"no_id": None, "other_id": message_id, "missing_id": message_id + 1000, "garbage_id": "x1"}[which]
+    m = {"no_id": None, "other_id": message_id, "missing_id": message_id + 1000}[which]
     response = callback(client, "SM" + uuid.uuid4().hex, "delivered", m)
     assert response.status_code == 204
     assert state(svc, message_id) == ("queued", sid, None)
