@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -73,7 +74,9 @@ def port_for(url: str) -> int:
     return free_port()
 
 
-def start_private_redis(wanted_url: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_private_redis(wanted_url: str, announce: Callable[[str], None] = say) -> tuple[subprocess.Popen[bytes], str]:
+    """A throwaway Redis on loopback (for `make run` and for the tests): on the port `wanted_url` names
+    when that is free, else on any free port. Returns the process and the URL it answers at."""
     binary = shutil.which("redis-server")
     label = "redis-server"
     if binary is None:
@@ -89,14 +92,26 @@ def start_private_redis(wanted_url: str) -> tuple[subprocess.Popen[bytes], str]:
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
     )
-    url = f"redis://127.0.0.1:{port}/0"
+    url = f"redis://127.0.0.1:{port}{urlsplit(wanted_url).path or '/0'}"
     for _ in range(50):
         if redis_answers(url):
-            say(f"started a private Redis ({label}) at {url}")
+            announce(f"started a private Redis ({label}) at {url}")
             return process, url
+        if process.poll() is not None:
+            break
         time.sleep(0.1)
-    process.terminate()
+    stop_private_redis(process)
     raise SystemExit(f"the private Redis at {url} did not start")
+
+
+def stop_private_redis(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def procfile() -> dict[str, str]:
@@ -121,7 +136,7 @@ def main() -> int:
     except SettingsError as exc:
         say(str(exc))
         if private_redis is not None:
-            private_redis.terminate()
+            stop_private_redis(private_redis)
         return 2
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
@@ -162,8 +177,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
         if private_redis is not None:  # last: web and worker are gone
-            private_redis.terminate()
-            private_redis.wait(timeout=10)
+            stop_private_redis(private_redis)
     return 0
 
 

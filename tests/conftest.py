@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +30,34 @@ AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 FROM_NUMBER = "+15005550006"
 PUBLIC_BASE_URL = "https://rr.example.org"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+_private_redis: subprocess.Popen[bytes] | None = None
 TWILIO_MESSAGES = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No Redis at TEST_REDIS_URL (a fresh machine): start a private one, as `make run` does."""
+    global REDIS_URL, _private_redis
+    from rapidresponse.localrun import redis_answers, start_private_redis
+
+    if redis_answers(REDIS_URL):
+        return
+    _private_redis, REDIS_URL = start_private_redis(REDIS_URL, announce=_announce)
+    os.environ["TEST_REDIS_URL"] = REDIS_URL
+
+
+def _announce(message: str) -> None:
+    print(f"[make test] {message}", file=sys.stderr, flush=True)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"redis: {REDIS_URL}" + (" (private, stopped afterwards)" if _private_redis is not None else "")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from rapidresponse.localrun import stop_private_redis
+
+    if _private_redis is not None:
+        stop_private_redis(_private_redis)
 
 
 def backends() -> list[str]:
