@@ -54,6 +54,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -333,8 +334,10 @@ class FakeTwilio:
         callback_workers: int = 4,
         callback_timeout: float = 2.0,
         verbose: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.account_sid = account_sid
+        self._sleeper = sleep  # tests hand in a recorder: latency is checked, not timed
         self.auth_token = auth_token
         self.port = port
         self.verbose = verbose
@@ -634,7 +637,7 @@ class FakeTwilio:
     def _sleep(self) -> None:
         lat = self.latency
         if lat > 0:
-            time.sleep(lat)
+            self._sleeper(lat)
 
     def _create_message(self, form: dict[str, str], received_at: float):
         to = form.get("To", "").strip()

@@ -58,7 +58,7 @@ def test_unacknowledged_verifier_escalates_unverified_then_quorum_stops_layer_th
     wait_until(lambda: stack.received(VERIFIER))
     assert code in stack.received(VERIFIER)[0]
     assert not stack.received(RESPONDERS[0])  # layer 2 waits for the verifier
-    wait_until(lambda: all(stack.received(n) for n in RESPONDERS), timeout=10)
+    wait_until(lambda: all(stack.received(n) for n in RESPONDERS))
     assert "UNVERIFIED" in stack.received(RESPONDERS[0])[0]
     assert "1 of 2 on the way" in stack.text(RESPONDERS[0], "YES")
     assert "covered" in stack.text(RESPONDERS[1], f"{code} yes").lower()
@@ -87,7 +87,7 @@ def test_verifier_confirm_alerts_next_layer_at_once_marked_verified(stack: Stack
     wait_until(lambda: stack.received(VERIFIER))
     assert f"CONFIRM {code}" in stack.text(VERIFIER, "YES")  # on the way to check
     assert "confirmed" in stack.text(VERIFIER, f"CONFIRM {code}").lower()
-    wait_until(lambda: all(stack.received(n) for n in RESPONDERS), timeout=5)
+    wait_until(lambda: all(stack.received(n) for n in RESPONDERS))
     assert "VERIFIED" in stack.received(RESPONDERS[0])[0] and "UNVERIFIED" not in stack.received(RESPONDERS[0])[0]
     assert incident(stack).status == "confirmed"
 
@@ -98,9 +98,9 @@ def test_false_alarm_stands_everyone_down(stack: Stack):
     stack.start_worker()
     stack.text(REPORTER, "ICE 5th and Main")
     code = incident(stack).code
-    wait_until(lambda: all(stack.received(n) for n in RESPONDERS), timeout=10)
+    wait_until(lambda: all(stack.received(n) for n in RESPONDERS))
     assert code in stack.text(VERIFIER, f"FALSA {code}")
-    wait_until(lambda: all(len(stack.received(n)) == 2 for n in RESPONDERS), timeout=10)
+    wait_until(lambda: all(len(stack.received(n)) == 2 for n in RESPONDERS))
     assert "Stand down" in stack.received(RESPONDERS[0])[1]
     assert incident(stack).status == "false_alarm"
     import time
@@ -135,7 +135,7 @@ def test_signed_delivery_callbacks_reach_the_thread(stack: Stack):
             return [e.detail["status"] for e in session.scalars(
                 select(ThreadEvent).where(ThreadEvent.incident_id == found.id, ThreadEvent.kind == "delivery"))]
 
-    wait_until(lambda: "delivered" in delivered(), timeout=10)
+    wait_until(lambda: "delivered" in delivered())
     statuses = delivered()
     # "queued" shows only when its callback beats the worker's own record of the send.
     assert statuses[-1] == "delivered" and len(statuses) == len(set(statuses))

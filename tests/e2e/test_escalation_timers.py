@@ -30,7 +30,7 @@ def test_scheduler_timer_alone_escalates_when_the_sweep_is_off(tmp_path: Path):
     stack = Stack(tmp_path, SWEEP_INTERVAL_SECONDS="3600")
     try:
         report_with_a_silent_verifier(stack)
-        wait_until(lambda: stack.received(RESPONDER), timeout=15)
+        wait_until(lambda: stack.received(RESPONDER))
         assert "UNVERIFIED" in stack.received(RESPONDER)[0]
     finally:
         stack.close()
@@ -46,7 +46,7 @@ def test_sweep_escalates_when_the_timer_is_lost(tmp_path: Path):
         for job_id in registry.get_job_ids():
             registry.remove(job_id, delete_job=True)
         assert registry.get_job_ids() == []
-        wait_until(lambda: stack.received(RESPONDER), timeout=15)
+        wait_until(lambda: stack.received(RESPONDER))
         assert "UNVERIFIED" in stack.received(RESPONDER)[0]
     finally:
         stack.close()

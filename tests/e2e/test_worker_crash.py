@@ -25,13 +25,13 @@ def test_worker_killed_mid_batch_sends_each_recipient_exactly_once(tmp_path: Pat
             stack.member(number, roles="responder", trees={"eviction": 1})
         first = stack.start_worker()
         stack.text("+12125550199", "EVICTION 12 Oak St, crew at the door")
-        wait_until(lambda: stack.fake.count >= 12, timeout=15)
+        wait_until(lambda: stack.fake.count >= 12)
         stack.signal_worker(first, signal.SIGKILL)  # the worker and its scheduler, as a crash would
         first.wait()
         killed_at = stack.fake.count
         assert killed_at < len(DEFENDERS), "the worker finished before it could be killed"
         stack.start_worker()
-        wait_until(lambda: {m["to"] for m in stack.fake.messages} >= set(DEFENDERS), timeout=40)
+        wait_until(lambda: {m["to"] for m in stack.fake.messages} >= set(DEFENDERS))
         time.sleep(5)  # longer than the lease: a late duplicate would show up now
         per_number = Counter(m["to"] for m in stack.fake.messages)
         assert {n: c for n, c in per_number.items() if c != 1} == {}
