@@ -167,6 +167,9 @@ def db_purge(svc: Services, args: argparse.Namespace) -> int:
         raise CommandError("retention is off (RETENTION_DAYS=0); pass --days N to purge anyway")
     with svc.db.session() as session:
         purged = retention.purge(session, utcnow() - timedelta(days=days))
+    if not svc.db.truncate_log():
+        print("warning: the write-ahead log could not be emptied (another process is reading the "
+              "database); stop web and workers and run this again", file=sys.stderr)
     print(f"deleted {purged.incidents} closed incidents, {purged.texts_out} texts sent, "
           f"{purged.texts_in} texts received and {purged.simulated} simulator messages older than {days} days")
     return 0

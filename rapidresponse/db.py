@@ -59,6 +59,9 @@ def import_models() -> None:
     from rapidresponse.messaging import models as _messaging  # noqa: F401
 
 
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -71,6 +74,12 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # A deleted row is overwritten with zeros, not just unlinked: a copied file must not
+            # still hold what retention or `db shred` removed.
+            cur.execute("PRAGMA secure_delete=ON")
+            # After each checkpoint the WAL is cut back to this size, so old page images (the
+            # rows as they were) do not linger in its tail.
+            cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             cur.close()
 
         return engine
@@ -97,6 +106,31 @@ class Database:
             raise
         finally:
             session.close()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def truncate_log(self) -> bool:
+        """After deleting personal data: copy the WAL into the database file and empty it, so the
+        deleted rows' old page images are gone from disk too. SQLite only (PostgreSQL: see the
+        README on VACUUM). False when another connection kept it from completing."""
+        if not self.is_sqlite:
+            return True
+        with self.engine.connect() as conn:
+            busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        return not busy
+
+    def compact(self) -> None:
+        """Rebuild the database file without free pages (VACUUM), then empty the WAL. On
+        PostgreSQL, VACUUM FULL rewrites every table into new files and returns the old ones."""
+        if self.is_sqlite:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM")
+            self.truncate_log()
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM FULL")
 
     def create_all(self) -> None:
         """Create tables without Alembic (tests only; real databases use migrations)."""

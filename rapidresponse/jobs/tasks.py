@@ -113,6 +113,8 @@ def purge_if_due(svc: Services, now: datetime) -> int:
         return 0
     with svc.db.session() as session:
         purged = retention.purge(session, now - timedelta(days=days))
-    if purged.incidents or purged.texts_out or purged.texts_in:
+    if purged.incidents or purged.texts_out or purged.texts_in or purged.simulated:
         log.info("retention: deleted %s", purged)
+        if not svc.db.truncate_log():
+            log.warning("retention: the write-ahead log was busy; it will be emptied at the next purge")
     return purged.incidents + purged.texts_out + purged.texts_in + purged.simulated

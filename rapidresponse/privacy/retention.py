@@ -2,8 +2,9 @@
 
 Deleted: closed incidents with their layers, acknowledgements, threads and texts; texts and
 inbound messages not tied to an open incident; simulator messages. Kept: members (someone who
-texted STOP must stay out) and open incidents, however old. Twilio keeps its own copy of message
-bodies until they are redacted there; that is not done here.
+texted STOP must stay out) and open incidents, however old. On SQLite, deleted rows are zeroed
+(secure_delete) and the caller empties the WAL afterwards (Database.truncate_log), so the file
+and its log no longer hold them.
 """
 
 from __future__ import annotations
