@@ -70,7 +70,8 @@ class Acknowledgement(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    # NULL once the incident is closed: the count stays, who answered does not.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     layer: Mapped[int | None] = mapped_column(Integer, default=None)
     answer: Mapped[str] = mapped_column(String(8))  # yes / no
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -63,11 +63,27 @@ def who(member: Member | None, cipher: FieldCipher, phone: str | None = None) ->
 def append(session: Session, cipher: FieldCipher, incident_id: int, kind: str, now: datetime, *,
            actor: str = "", member_id: int | None = None, body: str | None = None,
            detail: dict[str, Any] | None = None) -> None:
-    """Add one event to an incident's thread."""
+    """Add one event to an incident's thread (without a member id once it is closed)."""
+    if member_id is not None and is_closed(session, incident_id):
+        member_id = None
     session.add(ThreadEvent(
         incident_id=incident_id, at=now, kind=kind, actor=actor, member_id=member_id,
         body_token=cipher.encrypt(body) if body else None, detail=detail or {},
     ))
+
+
+def is_closed(session: Session, incident_id: int) -> bool:
+    incident = session.get(Incident, incident_id)
+    return incident is not None and incident.closed_at is not None
+
+
+def forget_members(session: Session, incident_id: int) -> None:
+    """A closed incident keeps how many answered and what happened, not who: its
+    acknowledgements and thread lines lose their member ids."""
+    session.execute(update(Acknowledgement).where(Acknowledgement.incident_id == incident_id)
+                    .values(member_id=None))
+    session.execute(update(ThreadEvent).where(ThreadEvent.incident_id == incident_id,
+                                              ThreadEvent.member_id.is_not(None)).values(member_id=None))
 
 
 def open_incident(session: Session, cipher: FieldCipher, tree: Tree, *, text: str, reporter_phone: str,
@@ -200,6 +216,8 @@ def set_status(session: Session, cipher: FieldCipher, incident: Incident, status
         )
     append(session, cipher, incident.id, "status", now, actor=actor, member_id=member_id,
            detail={"from": old, "to": status.value})
+    if incident.closed_at is not None:
+        forget_members(session, incident.id)
     return True
 
 
