@@ -1,4 +1,5 @@
-"""The `rapidresponse` command: db upgrade, members import/list/remove, coordinators create, trees show.
+"""The `rapidresponse` command: db upgrade/purge/shred/rotate-key, members import/list/remove,
+coordinators create, trees show.
 
 A bad setting stops any command with one line naming the variable, never a stack trace.
 """
@@ -88,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("rotate-key", help="re-encrypt everything with DATA_KEY (the old key in DATA_KEY_PREVIOUS)")
     purge = db.add_parser("purge", help="delete closed incidents and messages older than RETENTION_DAYS")
     purge.add_argument("--days", type=int, default=None, help="override RETENTION_DAYS for this run")
+    shred = db.add_parser(
+        "shred", help="delete every incident, thread and message now, then compact the database",
+        description="For when the organisation itself is raided. Asks you to type SHRED first. Members "
+                    "are kept (a STOP stays honoured) unless --members is given.")
+    shred.add_argument("--members", action="store_true", help="delete every member as well")
 
     members = commands.add_parser("members", help="members and their places in the trees")
     member_commands = members.add_subparsers(dest="command", required=True)
@@ -172,6 +178,29 @@ def db_purge(svc: Services, args: argparse.Namespace) -> int:
               "database); stop web and workers and run this again", file=sys.stderr)
     print(f"deleted {purged.incidents} closed incidents, {purged.texts_out} texts sent, "
           f"{purged.texts_in} texts received and {purged.simulated} simulator messages older than {days} days")
+    return 0
+
+
+SHRED_WORD = "SHRED"
+
+
+def db_shred(svc: Services, args: argparse.Namespace) -> int:
+    from rapidresponse.privacy import shred
+
+    what = "every incident, thread and message" + (" and every member (their STOPs too)" if args.members else "")
+    print(f"This deletes {what} in this database, for good.", file=sys.stderr)
+    try:
+        typed = input(f"Type {SHRED_WORD} to go on: ")
+    except EOFError:
+        typed = ""
+    if typed.strip() != SHRED_WORD:
+        raise CommandError(f"nothing deleted (you did not type {SHRED_WORD})")
+    with svc.db.session() as session:
+        done = shred.shred(session, members=args.members)
+    svc.db.compact()
+    print(f"deleted {plural(done.incidents, 'incident')}, {plural(done.messages, 'message')}"
+          + (f" and {plural(done.members, 'member')}" if args.members else "")
+          + "; the database is compacted")
     return 0
 
 
@@ -384,6 +413,7 @@ COMMANDS: dict[tuple[str, str], Callable[[Services, argparse.Namespace], int]] =
     ("trees", "show"): trees_show,
     ("db", "purge"): db_purge,
     ("db", "rotate-key"): db_rotate_key,
+    ("db", "shred"): db_shred,
 }
 
 

@@ -1,0 +1,42 @@
+"""`rapidresponse db shred`: for when the organisation itself is raided.
+
+Deletes every incident, thread, acknowledgement and message (and, asked to, every member), then
+the caller compacts the database so the freed pages are gone from the file as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, ThreadEvent
+from rapidresponse.members.models import Member, TreeMembership
+from rapidresponse.messaging.models import InboundMessage, OutboundMessage, SimulatedMessage
+
+
+@dataclass(frozen=True)
+class Shredded:
+    incidents: int
+    messages: int
+    members: int
+
+
+def _count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def shred(session: Session, *, members: bool) -> Shredded:
+    """Delete everything about incidents and messages; with `members`, the members too."""
+    for child in (ThreadEvent, Acknowledgement, IncidentLayer):
+        session.execute(delete(child))
+    messages = _count(session.execute(delete(OutboundMessage)))
+    incidents = _count(session.execute(delete(Incident)))
+    messages += _count(session.execute(delete(InboundMessage)))
+    messages += _count(session.execute(delete(SimulatedMessage)))
+    removed = 0
+    if members:
+        session.execute(delete(TreeMembership))
+        removed = _count(session.execute(delete(Member)))
+    return Shredded(incidents=incidents, messages=messages, members=removed)

@@ -1,0 +1,64 @@
+"""`rapidresponse db shred`: a typed SHRED deletes every incident and message (and members with --members)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from rapidresponse.incidents.models import Incident, ThreadEvent
+from rapidresponse.members.models import Member
+from rapidresponse.messaging.models import InboundMessage, OutboundMessage
+from tests.cli.conftest import sqlite_bytes
+from tests.conftest import Phone, add_member
+from tests.storage.test_retention import report_and_alert
+
+
+def counts(svc) -> dict[str, int]:
+    with svc.db.session() as session:
+        return {model.__name__: int(session.scalar(select(func.count()).select_from(model)))
+                for model in (Incident, ThreadEvent, InboundMessage, OutboundMessage, Member)}
+
+
+@pytest.fixture
+def network(client, svc):
+    """A responder, an open incident with its alert, a reply and a stranger's HELP."""
+    add_member(svc, "+12125550160", roles="responder", trees={"ice": 1})
+    report_and_alert(client, svc, "ICE at the bakery on Main", "+12125550161")
+    Phone(client, "+12125550160").reply_to("on Main now, 3 agents")
+    Phone(client, "+12125550162").reply_to("HELP")
+    with svc.db.session() as session:
+        return [bytes(t) for t in session.scalars(select(InboundMessage.body_token))]
+
+
+def test_shred_deletes_incidents_and_messages_and_keeps_members(run, svc, network, monkeypatch):
+    """Typing SHRED deletes every incident, thread and message, leaves them nowhere in the file, keeps members."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("SHRED\n"))
+    result = run("db", "shred")
+    assert result.code == 0, result.err
+    assert "deleted 1 incident, " in result.out and "compacted" in result.out
+    assert counts(svc) == {"Incident": 0, "ThreadEvent": 0, "InboundMessage": 0, "OutboundMessage": 0,
+                           "Member": 1}
+    if svc.db.is_sqlite:
+        on_disk = sqlite_bytes(svc.settings.database_url)
+        assert [t[:12] for t in network if t in on_disk] == []
+
+
+def test_shred_with_members_deletes_members_too(run, svc, network, monkeypatch):
+    """`db shred --members` leaves no member either."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("SHRED\n"))
+    result = run("db", "shred", "--members")
+    assert result.code == 0, result.err
+    assert set(counts(svc).values()) == {0}
+
+
+@pytest.mark.parametrize("typed", ["", "shred please", "yes"])
+def test_shred_without_the_typed_word_deletes_nothing(run, svc, network, monkeypatch, typed):
+    """Anything but SHRED (or no input at all) deletes nothing and says so."""
+    before = counts(svc)
+    monkeypatch.setattr("sys.stdin", io.StringIO(typed))
+    result = run("db", "shred", "--members")
+    assert result.code == 1
+    assert "nothing deleted" in result.err
+    assert counts(svc) == before
