@@ -59,6 +59,10 @@ class Settings:
     alert_batch_size: int = 500
     alert_validity_seconds: int = 900
     send_lease_seconds: float = 120.0
+    # A send call that hangs holds one thread, and must end well inside the lease (see sender.py).
+    send_timeout_seconds: float = 5.0
+    # Looking up what was already sent (reconciliation) may take longer than a send.
+    lookup_timeout_seconds: float = 15.0
     sweep_interval_seconds: float = 5.0
     unknown_sender_reply_limit: int = 3
     retention_days: int = 60
@@ -105,6 +109,8 @@ class Settings:
             alert_batch_size=_int(env, "ALERT_BATCH_SIZE", 500, low=1, high=5000),
             alert_validity_seconds=_int(env, "ALERT_VALIDITY_SECONDS", 900, low=1, high=36000),
             send_lease_seconds=_float(env, "SEND_LEASE_SECONDS", 120.0, low=1.0),
+            send_timeout_seconds=_float(env, "SEND_TIMEOUT_SECONDS", 5.0, low=0.1),
+            lookup_timeout_seconds=_float(env, "LOOKUP_TIMEOUT_SECONDS", 15.0, low=0.1),
             sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0, low=0.05),
             unknown_sender_reply_limit=_int(env, "UNKNOWN_SENDER_REPLY_LIMIT", 3, low=0, high=100),
             retention_days=_int(env, "RETENTION_DAYS", 60, low=0, high=3650),
@@ -121,6 +127,12 @@ class Settings:
                 )
         elif self.twilio_auth_token:
             raise SettingsError("TWILIO_ACCOUNT_SID: required when TWILIO_AUTH_TOKEN is set")
+        if self.send_timeout_seconds >= self.send_lease_seconds:
+            # Otherwise a live worker's send could still be on the wire when its claim is taken.
+            raise SettingsError(
+                f"SEND_TIMEOUT_SECONDS: must be shorter than SEND_LEASE_SECONDS ({self.send_lease_seconds:g}), "
+                f"got {self.send_timeout_seconds:g}"
+            )
         return self
 
 

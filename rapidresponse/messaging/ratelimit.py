@@ -75,6 +75,7 @@ class RateLimiter:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.limit = segments_per_second
         self._clock, self._sleep = clock, sleep
+        self._redis = redis
         # The sender id is our own number or service, but hash it anyway: no numbers in Redis keys.
         tag = hashlib.sha256(sender.encode()).hexdigest()[:16]
         self._keys = [f"{prefix}rr:rate:{tag}", f"{prefix}rr:rate:{tag}:urgent"]
@@ -116,3 +117,14 @@ class RateLimiter:
         while wait_us := int(self._gate(keys=[self._gate_key], args=[self._gate_interval_us, cost, self._now()])):
             self._sleep(wait_us / 1_000_000)
         return slot
+
+    def backlog(self) -> float:
+        """Seconds of sending already reserved ahead of now, by every worker on this sender."""
+        if self._script is None:
+            return 0.0
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._keys[0])
+            pipe.time()
+            reserved, (seconds, micros) = pipe.execute()
+        now_us = round(self._clock() * 1_000_000) if self._clock is not None else int(seconds) * 1_000_000 + int(micros)
+        return max(0.0, (float(reserved or 0) - now_us) / 1_000_000)

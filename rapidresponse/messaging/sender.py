@@ -3,11 +3,22 @@
 Exactly once: a text is claimed (PENDING -> SENDING) in the database before the provider is
 called, and its provider id is recorded after. A claim older than the lease belongs to a worker
 that died; it is reconciled with the provider's own record before anything is sent again.
+
+Reconciliation is not the only guard, because a live worker's claim can look dead (it waited its
+turn at a rate limit shared by many workers). So:
+- every claim bumps `attempts`, which is its fencing token: whoever claimed last owns the text;
+- a worker renews the leases of the claims it holds while they wait (`renew_leases`);
+- right before calling the provider, a worker checks it still owns the claim (a conditional
+  UPDATE on the token, which also renews the lease) unless its lease is certainly still good;
+- it claims only what the shared rate limit can send well within the lease.
+The send call times out (SEND_TIMEOUT_SECONDS) well inside the lease, so once the check passed
+nobody can take the claim before the call is over.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.db import utcnow
@@ -44,11 +55,13 @@ class Outcome:
     retry: list[int] = field(default_factory=list)  # temporary failures: send again later
     ambiguous: int = 0
     deferred: list[int] = field(default_factory=list)  # not claimed: gave way to urgent work
+    taken_over: int = 0  # our claim was taken by another worker before we sent: not ours to send
 
 
 @dataclass(frozen=True)
 class _Claimed:
     id: int
+    token: int  # `attempts` as this claim set it: the fencing token
     to: str
     body: str
     segments: int
@@ -59,6 +72,46 @@ class _Claimed:
     incident_id: int | None
     member_id: int | None
     layer: int | None
+
+
+class _Leases:
+    """The claims one sender holds: id -> (fencing token, when the lease was last known good)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[int, tuple[int, datetime]] = {}
+
+    def hold(self, message_id: int, token: int, since: datetime) -> None:
+        with self._lock:
+            self._held[message_id] = (token, since)
+
+    def release(self, ids: Sequence[int]) -> None:
+        with self._lock:
+            for message_id in ids:
+                self._held.pop(message_id, None)
+
+    def since(self, message_id: int) -> datetime | None:
+        with self._lock:
+            held = self._held.get(message_id)
+        return None if held is None else held[1]
+
+    def renewed(self, ids: Sequence[int], at: datetime) -> None:
+        with self._lock:
+            for message_id in ids:
+                if message_id in self._held:
+                    self._held[message_id] = (self._held[message_id][0], at)
+
+    def tokens(self) -> list[tuple[int, int]]:
+        with self._lock:
+            return [(message_id, token) for message_id, (token, _) in self._held.items()]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._held)
+
+
+# Time kept in hand when deciding that a lease is certainly still ours (clock steps, a slow commit).
+_SLACK = timedelta(seconds=1)
 
 
 def status_callback_url(svc: Services, message_id: int) -> str:
@@ -74,14 +127,63 @@ class Sender:
         self.limiter = RateLimiter(svc.redis, settings.sender_id, settings.send_rate_segments_per_second,
                                    prefix=settings.queue_prefix)
         self.lease = timedelta(seconds=settings.send_lease_seconds)
+        self.send_timeout = timedelta(seconds=settings.send_timeout_seconds)
         # Claim no more than can be sent well within the lease at the configured rate.
-        rate = settings.send_rate_segments_per_second
+        self.rate = rate = settings.send_rate_segments_per_second
         self.chunk = settings.send_concurrency * 2 if rate <= 0 else max(
             1, min(settings.send_concurrency * 2, int(rate * settings.send_lease_seconds / 4)))
         self._pool = ThreadPoolExecutor(max_workers=settings.send_concurrency, thread_name_prefix="send")
+        self._leases = _Leases()
+        self._stop = threading.Event()
+        self._keeper: threading.Thread | None = None
 
     def close(self) -> None:
+        self._stop.set()
         self._pool.shutdown(wait=True)
+        if self._keeper is not None:
+            self._keeper.join()
+
+    def renew_leases(self) -> int:
+        """Renew the lease of every claim this sender still holds (texts waiting for their turn
+        at the rate limit, or whose outcome is not recorded yet), so the sweep never takes a live
+        worker's claim for a dead one's. Returns how many were renewed."""
+        held = self._leases.tokens()
+        renewed: list[int] = []
+        now = self.clock()
+        with self.svc.db.session() as session:
+            for start in range(0, len(held), 500):
+                renewed.extend(session.scalars(
+                    update(OutboundMessage)
+                    .where(tuple_(OutboundMessage.id, OutboundMessage.attempts).in_(held[start : start + 500]),
+                           OutboundMessage.status == DeliveryStatus.SENDING.value)
+                    .values(claimed_at=now)
+                    .returning(OutboundMessage.id)
+                ).all())
+        self._leases.renewed(renewed, now)
+        return len(renewed)
+
+    def _keep_leases(self) -> None:
+        interval = self.lease.total_seconds() / 4
+        while not self._stop.wait(interval):
+            if not len(self._leases):
+                continue
+            try:
+                self.renew_leases()
+            except Exception:  # noqa: BLE001 - a bad moment must not end the renewals
+                log.exception("could not renew send leases")
+
+    def _start_keeper(self) -> None:
+        if self._keeper is None:
+            self._keeper = threading.Thread(target=self._keep_leases, name="send-leases", daemon=True)
+            self._keeper.start()
+
+    def _claim_size(self) -> int:
+        """How many texts to claim now: what the shared rate limit can send within half a lease,
+        after what every worker has already reserved (at least one, at most a chunk)."""
+        if self.rate <= 0:
+            return self.chunk
+        room = self.lease.total_seconds() / 2 - self.limiter.backlog()
+        return max(1, min(self.chunk, int(room * self.rate)))
 
     def send(self, ids: Sequence[int], *, give_way: Callable[[], bool] | None = None) -> Outcome:
         """Send in chunks, two at a time: while one chunk's texts are on the wire, the previous
@@ -91,13 +193,16 @@ class Sender:
         waiting); when it says yes, the rest is left unclaimed in `outcome.deferred`.
         """
         outcome = Outcome()
-        in_flight: deque[tuple[list[_Claimed], list[Future[SentText | ProviderError]]]] = deque()
-        for start in range(0, len(ids), self.chunk):
+        in_flight: deque[tuple[list[_Claimed], list[Future[SentText | ProviderError | None]]]] = deque()
+        start = 0
+        while start < len(ids):
             if start and give_way is not None and give_way():
                 outcome.deferred = list(ids[start:])
                 break
+            size = self._claim_size()
             with self.svc.db.session() as session:
-                claimed = self._claim(session, list(ids[start : start + self.chunk]), outcome)
+                claimed = self._claim(session, list(ids[start : start + size]), outcome)
+            start += size
             if claimed:
                 in_flight.append((claimed, [self._pool.submit(self._send_one, text) for text in claimed]))
             while len(in_flight) > 1:
@@ -106,29 +211,36 @@ class Sender:
             self._finish_chunk(*in_flight.popleft(), outcome)
         return outcome
 
-    def _finish_chunk(self, claimed: list[_Claimed], futures: list[Future[SentText | ProviderError]],
+    def _finish_chunk(self, claimed: list[_Claimed], futures: list[Future[SentText | ProviderError | None]],
                       outcome: Outcome) -> None:
         results = [future.result() for future in futures]
-        with self.svc.db.session() as session:
-            self._record(session, claimed, results, outcome)
+        try:
+            with self.svc.db.session() as session:
+                self._record(session, claimed, results, outcome)
+        finally:
+            self._leases.release([text.id for text in claimed])
 
     def _claim(self, session: Session, ids: list[int], outcome: Outcome) -> list[_Claimed]:
         now = self.clock()
         stale = now - self.lease
         sending = DeliveryStatus.SENDING.value
         # Claims abandoned by a dead worker: the provider may have the text already.
-        reclaimed = set(session.scalars(
+        # Each claim bumps `attempts`: the new value is this claim's fencing token.
+        tokens: dict[int, int] = dict(session.execute(  # type: ignore[arg-type]
             update(OutboundMessage)
             .where(OutboundMessage.id.in_(ids), OutboundMessage.status == sending, OutboundMessage.claimed_at <= stale)
             .values(claimed_at=now, attempts=OutboundMessage.attempts + 1)
-            .returning(OutboundMessage.id)
+            .returning(OutboundMessage.id, OutboundMessage.attempts)
         ).all())
-        fresh = set(session.scalars(
+        reclaimed = set(tokens)
+        fresh_tokens: dict[int, int] = dict(session.execute(  # type: ignore[arg-type]
             update(OutboundMessage)
             .where(OutboundMessage.id.in_(ids), OutboundMessage.status == DeliveryStatus.PENDING.value)
             .values(status=sending, claimed_at=now, attempts=OutboundMessage.attempts + 1)
-            .returning(OutboundMessage.id)
+            .returning(OutboundMessage.id, OutboundMessage.attempts)
         ).all())
+        fresh = set(fresh_tokens)
+        tokens.update(fresh_tokens)
         if not reclaimed and not fresh:
             return []
         rows = list(session.execute(
@@ -166,9 +278,13 @@ class Sender:
                 self._finish(message, DeliveryStatus.CANCELLED, now)
                 outcome.cancelled += 1
                 continue
-            claimed.append(_Claimed(message.id, to, body, message.segments, message.purpose in BULK_PURPOSES,
-                                    message.valid_until, message.purpose, message.incident_id, message.member_id,
-                                    message.layer))
+            claimed.append(_Claimed(message.id, tokens[message.id], to, body, message.segments,
+                                    message.purpose in BULK_PURPOSES, message.valid_until, message.purpose,
+                                    message.incident_id, message.member_id, message.layer))
+        if claimed:
+            for text in claimed:
+                self._leases.hold(text.id, text.token, now)
+            self._start_keeper()
         return claimed
 
     def _reconcile(self, message: OutboundMessage, to: str, body: str) -> bool:
@@ -186,10 +302,37 @@ class Sender:
         message.status = status.value
         message.status_at = now
 
-    def _send_one(self, text: _Claimed) -> SentText | ProviderError:
+    def _still_ours(self, text: _Claimed) -> bool:
+        """True when this claim is still ours and will stay ours until the send call is over.
+
+        Without a database round trip when the lease was renewed recently enough that nobody can
+        take it before the call times out; otherwise a conditional UPDATE on the fencing token,
+        which renews the lease as it checks it.
+        """
+        now = self.clock()
+        since = self._leases.since(text.id)
+        if since is not None and now - since + self.send_timeout + _SLACK < self.lease:
+            return True
+        with self.svc.db.session() as session:
+            still = session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == text.id, OutboundMessage.attempts == text.token,
+                       OutboundMessage.status == DeliveryStatus.SENDING.value)
+                .values(claimed_at=now)
+                .returning(OutboundMessage.id)
+            ).first() is not None
+        if still:
+            self._leases.renewed([text.id], now)
+        return still
+
+    def _send_one(self, text: _Claimed) -> SentText | ProviderError | None:
+        """Send one claimed text; None when another worker took the claim meanwhile."""
         try:
             self.svc.provider.prepare_thread()
             self.limiter.acquire(text.segments, bulk=text.bulk)
+            if not self._still_ours(text):
+                log.warning("message %s: claim taken by another worker while waiting; not sent here", text.id)
+                return None
             validity = None
             if text.valid_until is not None:
                 validity = int((text.valid_until - self.clock()).total_seconds())
@@ -208,12 +351,17 @@ class Sender:
         sent_rows: list[dict[str, Any]] = []
         sent: list[_Claimed] = []
         for text, result in zip(claimed, results, strict=True):
+            if result is None:
+                outcome.taken_over += 1
+                continue
             if isinstance(result, SentText):
-                sent_rows.append({"mid": text.id, "sid": result.sid, "now": now})
+                sent_rows.append({"mid": text.id, "tok": text.token, "sid": result.sid, "now": now})
                 sent.append(text)
                 continue
             message = session.get(OutboundMessage, text.id)
-            assert message is not None
+            if message is None or message.attempts != text.token or message.status != DeliveryStatus.SENDING.value:
+                outcome.taken_over += 1  # another worker owns it now; its outcome is theirs to record
+                continue
             if result.code == 30036:
                 self._finish(message, DeliveryStatus.EXPIRED, now)
                 outcome.expired += 1
@@ -232,10 +380,12 @@ class Sender:
                 log.info("message %s to %s failed permanently: %s", text.id, mask_phone(text.to), result.code)
         if sent_rows:
             table = cast(Table, OutboundMessage.__table__)
-            # One executemany for the whole chunk; a status callback may already have moved it on.
+            # One executemany for the whole chunk; a status callback may already have moved it on,
+            # and only our own claim is recorded (a reconciling worker may have recorded it).
             session.execute(
                 table.update()
-                .where(table.c.id == bindparam("mid"), table.c.status == DeliveryStatus.SENDING.value)
+                .where(table.c.id == bindparam("mid"), table.c.attempts == bindparam("tok"),
+                       table.c.status == DeliveryStatus.SENDING.value)
                 .values(status=DeliveryStatus.QUEUED.value, provider_sid=bindparam("sid"), sent_at=bindparam("now"),
                         status_at=bindparam("now"), error_code=None),
                 sent_rows,

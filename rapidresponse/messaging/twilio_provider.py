@@ -50,6 +50,22 @@ class BaseUrlHttpClient(TwilioHttpClient):
         return super().request(method, url, *args, **kwargs)
 
 
+class _HttpClient(TwilioHttpClient):
+    """Keeps the last response's Retry-After, which the SDK's exceptions do not carry."""
+
+    retry_after: str | None = None
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        self.retry_after = None
+        response = super().request(*args, **kwargs)
+        self.retry_after = response.headers.get("Retry-After") if response.headers else None
+        return response
+
+
+class BaseUrlClient(BaseUrlHttpClient, _HttpClient):
+    pass
+
+
 class TwilioProvider:
     name = "twilio"
 
@@ -67,11 +83,11 @@ class TwilioProvider:
         client: Client | None = getattr(self._local, "client", None)
         if client is None:
             settings = self._settings
-            http_client: TwilioHttpClient
+            http_client: _HttpClient
             if settings.twilio_api_base_url != TWILIO_API_BASE_URL:
-                http_client = BaseUrlHttpClient(settings.twilio_api_base_url, timeout=15)
+                http_client = BaseUrlClient(settings.twilio_api_base_url, timeout=settings.send_timeout_seconds)
             else:
-                http_client = TwilioHttpClient(timeout=15)
+                http_client = _HttpClient(timeout=settings.send_timeout_seconds)
             client = Client(settings.twilio_account_sid, str(settings.twilio_auth_token), http_client=http_client)
             self._local.client = client
         return client
@@ -92,8 +108,11 @@ class TwilioProvider:
             kwargs["status_callback"] = status_callback
         if validity_period:
             kwargs["validity_period"] = validity_period
+        client = self._client
+        # A hanging send holds one thread; it must give up well inside the claim's lease.
+        client.http_client.timeout = self._settings.send_timeout_seconds
         with provider_errors("message"):
-            message = self._client.messages.create(**kwargs)
+            message = client.messages.create(**kwargs)
         return SentText(sid=str(message.sid), status=str(message.status or "queued"))
 
     def place_call(self, to: str, *, twiml: str, status_callback: str | None) -> str:
@@ -105,7 +124,9 @@ class TwilioProvider:
         return str(call.sid)
 
     def find_sent(self, to: str, since: datetime) -> list[FoundText]:
+        client = self._client
+        client.http_client.timeout = self._settings.lookup_timeout_seconds
         with provider_errors("list"):
             # DateSent filters by day; the caller matches bodies and creation times.
-            found = self._client.messages.list(to=to, date_sent_after=since - timedelta(days=1), limit=50)
+            found = client.messages.list(to=to, date_sent_after=since - timedelta(days=1), limit=50)
         return [FoundText(sid=str(m.sid), body=str(m.body or ""), created_at=m.date_created) for m in found]

@@ -96,6 +96,7 @@ class Stack:
             "SEND_RATE_SEGMENTS_PER_SECOND": "0",
             "SWEEP_INTERVAL_SECONDS": "0.3",
             "SEND_LEASE_SECONDS": "3",
+            "SEND_TIMEOUT_SECONDS": "2",
             "LOG_LEVEL": "WARNING",
         }
         self.env.update(env_overrides)
