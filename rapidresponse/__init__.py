@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from rapidresponse import web
+from rapidresponse.privacy import keycheck
 from rapidresponse.services import Services, build_services
 from rapidresponse.settings import Settings
 
@@ -16,9 +17,17 @@ csrf = CSRFProtect()
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
-    """Wire the app together; nothing else happens here."""
+    """Wire the app together; nothing else happens here but the key check (privacy/keycheck.py)."""
     if services is None:
         services = build_services(settings or Settings.from_env())
+        try:
+            keycheck.check(services.db, services.settings)
+        except BaseException:
+            services.db.engine.dispose()
+            services.redis.close()
+            raise
+    else:
+        keycheck.check(services.db, services.settings)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=str(services.settings.secret_key),

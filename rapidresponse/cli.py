@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from rapidresponse.console.models import Coordinator
-from rapidresponse.db import utcnow
+from rapidresponse.db import Database, utcnow
 from rapidresponse.members import importer, registry
 from rapidresponse.members.models import Member, MemberStatus, TreeMembership
 from rapidresponse.members.phones import InvalidNumberError, normalize_phone
@@ -53,10 +53,16 @@ def app_or_exit() -> Any:
     except TreeConfigError as exc:
         print(f"rapidresponse: TREES_FILE: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except SettingsError as exc:  # the key check: DATA_KEY does not open this database
+        print(f"rapidresponse: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except (OperationalError, ProgrammingError) as exc:
+        print(f"rapidresponse: {database_problem(exc)}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def db_upgrade(database_url: str) -> None:
-    """Apply every Alembic migration to the database."""
+    """Apply every Alembic migration to the database (the key check is the caller's: see main)."""
     from pathlib import Path
 
     from alembic import command
@@ -79,6 +85,22 @@ def services_or_exit(settings: Settings) -> Services:
     except TreeConfigError as exc:
         print(f"rapidresponse: TREES_FILE: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def key_check_or_exit(settings: Settings, db: Database | None = None, *, rotating: bool = False) -> None:
+    """One line naming DATA_KEY and exit status 2 when it does not open this database."""
+    from rapidresponse.privacy.keycheck import KeyMismatchError, check
+
+    own = db is None
+    database = db or Database(settings.database_url)
+    try:
+        check(database, settings, rotating=rotating)
+    except KeyMismatchError as exc:
+        print(f"rapidresponse: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    finally:
+        if own:
+            database.engine.dispose()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,11 +158,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
             db_upgrade(settings.database_url)
+            key_check_or_exit(settings, rotating=True)
             print("database is up to date")
             return 0
         handler = COMMANDS[(args.group, args.command)]
         svc = services_or_exit(settings)
         try:
+            key_check_or_exit(settings, svc.db, rotating=(args.group, args.command) == ("db", "rotate-key"))
             return handler(svc, args)
         finally:
             svc.db.engine.dispose()
@@ -205,12 +229,13 @@ def db_shred(svc: Services, args: argparse.Namespace) -> int:
 
 
 def db_rotate_key(svc: Services, args: argparse.Namespace) -> int:
-    from rapidresponse.privacy import rotation
+    from rapidresponse.privacy import keycheck, rotation
 
     if svc.settings.data_key_previous is None:
         raise CommandError("DATA_KEY_PREVIOUS: set it to the old key, and DATA_KEY to the new one, then run again")
     with svc.db.session() as session:
         counts = rotation.rotate(session, svc.cipher)
+        keycheck.record(session, str(svc.settings.data_key))
     done = ", ".join(f"{n} {table}" for table, n in counts.items())
     print(f"re-encrypted with the new DATA_KEY: {done}. DATA_KEY_PREVIOUS can now be removed.")
     return 0

@@ -57,6 +57,7 @@ def import_models() -> None:
     from rapidresponse.incidents import models as _incidents  # noqa: F401
     from rapidresponse.members import models as _members  # noqa: F401
     from rapidresponse.messaging import models as _messaging  # noqa: F401
+    from rapidresponse.privacy import models as _privacy  # noqa: F401
 
 
 WAL_SIZE_LIMIT = 4 * 1024 * 1024

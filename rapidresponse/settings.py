@@ -50,6 +50,8 @@ class Settings:
     twilio_auth_token_previous: Secret | None = None
     # The key being rotated away from: still decrypts until `rapidresponse db rotate-key` is done.
     data_key_previous: Secret | None = None
+    # Where DATA_KEY was read from, when it came from a file (kept so `db shred` can overwrite it).
+    data_key_file: Path | None = None
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_api_base_url: str = TWILIO_API_BASE_URL
@@ -87,7 +89,8 @@ class Settings:
         env = dict(os.environ if environ is None else environ)
         return cls(
             secret_key=Secret(_required(env, "SECRET_KEY", min_length=16)),
-            data_key=Secret(_fernet_key(env, "DATA_KEY")),
+            data_key=Secret(_data_key(env)),
+            data_key_file=_data_key_file(env),
             database_url=_database_url(env),
             redis_url=_url(env, "REDIS_URL", "redis://127.0.0.1:6379/0", schemes={"redis", "rediss", "unix"}),
             port=_int(env, "PORT", 5000, low=1, high=65535),
@@ -157,6 +160,32 @@ def _fernet_key(env: dict[str, str], name: str) -> str:
             '(python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
         )
     return value
+
+
+def _data_key_file(env: dict[str, str]) -> Path | None:
+    raw = env.get("DATA_KEY_FILE", "").strip()
+    return Path(raw) if raw else None
+
+
+def _data_key(env: dict[str, str]) -> str:
+    """DATA_KEY, or the contents of DATA_KEY_FILE (a secrets mount, a tmpfs, a systemd credential).
+
+    The file's contents are never echoed in an error: only its path and what is wrong with it.
+    """
+    path = _data_key_file(env)
+    if path is None:
+        return _fernet_key(env, "DATA_KEY")
+    if env.get("DATA_KEY", "").strip():
+        raise SettingsError("DATA_KEY_FILE: set DATA_KEY or DATA_KEY_FILE, not both")
+    try:
+        contents = path.read_bytes().decode("ascii")
+    except OSError as exc:
+        raise SettingsError(f"DATA_KEY_FILE: cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError:
+        contents = "-"  # not a key; reported as such below
+    if not contents.strip():
+        raise SettingsError(f"DATA_KEY_FILE: {path} is empty")
+    return _fernet_key({"DATA_KEY_FILE": contents}, "DATA_KEY_FILE")
 
 
 def _database_url(env: dict[str, str]) -> str:

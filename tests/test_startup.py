@@ -81,3 +81,29 @@ def test_malformed_trees_file_is_one_line_naming_it(tmp_path, entry):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "TREES_FILE:" in lines[0] and "layers" in lines[0]
+
+
+@pytest.mark.parametrize("entry", ["worker", "web", "cli"])
+def test_a_wrong_data_key_stops_every_process_with_one_line(tmp_path, entry):
+    """A database made under one DATA_KEY stops web, worker and CLI started with another: one line naming it."""
+    upgraded = start(ENTRY_POINTS["db-upgrade"], minimal_env(tmp_path))
+    assert upgraded.returncode == 0, upgraded.stderr
+    args = ["-m", "rapidresponse.cli", "members", "list"] if entry == "cli" else ENTRY_POINTS[entry]
+    wrong = Fernet.generate_key().decode()
+    result = start(args, minimal_env(tmp_path, DATA_KEY=wrong))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "DATA_KEY:" in line and "key check" in line
+    assert wrong not in result.stderr
+    assert result.stdout == ""
+
+
+def test_the_right_key_from_a_file_starts_the_web(tmp_path):
+    """DATA_KEY_FILE with the key the database was made under: the web app loads."""
+    key = Fernet.generate_key().decode()
+    key_file = tmp_path / "data_key"
+    key_file.write_text(key, encoding="ascii")
+    assert start(ENTRY_POINTS["db-upgrade"], minimal_env(tmp_path, DATA_KEY=key)).returncode == 0
+    result = start(ENTRY_POINTS["web"], minimal_env(tmp_path, DATA_KEY=None, DATA_KEY_FILE=str(key_file)))
+    assert result.returncode == 0, result.stderr

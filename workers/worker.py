@@ -13,9 +13,12 @@ import time
 
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from rapidresponse.cli import database_problem
 from rapidresponse.jobs import queues
 from rapidresponse.logs import configure_logging
+from rapidresponse.privacy import keycheck
 from rapidresponse.services import Services, process_services
 from rapidresponse.settings import SettingsError
 from rapidresponse.trees.model import TreeConfigError
@@ -47,11 +50,15 @@ def main() -> int:
     configure_logging()
     try:
         svc = process_services()
-    except SettingsError as exc:
+        keycheck.check(svc.db, svc.settings)
+    except SettingsError as exc:  # a bad setting, or a DATA_KEY this database was not encrypted with
         print(f"rapidresponse worker: {exc}", file=sys.stderr)
         return 2
     except TreeConfigError as exc:
         print(f"rapidresponse worker: TREES_FILE: {exc}", file=sys.stderr)
+        return 2
+    except (OperationalError, ProgrammingError) as exc:
+        print(f"rapidresponse worker: {database_problem(exc)}", file=sys.stderr)
         return 2
     stop = threading.Event()
     threading.Thread(target=sweep_forever, args=(svc, stop), name="sweep", daemon=True).start()

@@ -44,3 +44,23 @@ class FieldCipher:
     def blind_index(self, value: str) -> str:
         """Keyed hash of a normalized value (an E.164 number), hex; equal inputs give equal outputs."""
         return hmac.new(self._index_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+KEY_CHECK_MESSAGE = b"rapidresponse DATA_KEY check"
+
+
+def key_check_value(data_key: str) -> str:
+    """What the database stores to recognise its DATA_KEY: an HMAC of a constant under a key derived
+    from it (its own HKDF label, so it says nothing about the blind index or any token)."""
+    check_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                     info=b"rapidresponse key check v1").derive(data_key.encode("ascii"))
+    return hmac.new(check_key, KEY_CHECK_MESSAGE, hashlib.sha256).hexdigest()
+
+
+def opens_with(data_key: str, token: bytes) -> bool:
+    """Whether this one key (not its predecessors) decrypts the token."""
+    try:
+        Fernet(data_key.encode("ascii")).decrypt(bytes(token))
+    except InvalidToken:
+        return False
+    return True

@@ -182,3 +182,40 @@ def test_a_malformed_previous_data_key_names_itself_and_a_good_one_still_decrypt
     assert old not in repr(settings)
     token = FieldCipher(old).encrypt("+12125550123")
     assert FieldCipher(str(settings.data_key), str(settings.data_key_previous)).decrypt(token) == "+12125550123"
+
+
+def test_data_key_can_come_from_a_file_and_is_never_shown(tmp_path):
+    """DATA_KEY_FILE (a secrets mount, a tmpfs) gives the key; its path is kept, the key never printed."""
+    key_file = tmp_path / "data_key"
+    key_file.write_text(DATA_KEY + "\n", encoding="ascii")
+    settings = Settings.from_env(minimal(DATA_KEY=None, DATA_KEY_FILE=str(key_file)))
+    assert str(settings.data_key) == DATA_KEY
+    assert settings.data_key_file == key_file
+    assert DATA_KEY not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("contents", "expected"),
+    [(None, "cannot read"), ("", "is empty"), ("not a key", "32 bytes"), (b"\xff\xfe", "32 bytes")],
+    ids=["missing", "empty", "garbage", "binary"],
+)
+def test_a_bad_data_key_file_names_itself_and_not_its_contents(tmp_path, contents, expected):
+    """A missing, empty or malformed DATA_KEY_FILE is one error naming DATA_KEY_FILE, never echoing the file."""
+    key_file = tmp_path / "data_key"
+    if isinstance(contents, bytes):
+        key_file.write_bytes(contents)
+    elif contents is not None:
+        key_file.write_text(contents, encoding="ascii")
+    with pytest.raises(SettingsError, match="^DATA_KEY_FILE:") as raised:
+        Settings.from_env(minimal(DATA_KEY=None, DATA_KEY_FILE=str(key_file)))
+    assert expected in str(raised.value)
+    if contents:
+        assert "not a key" not in str(raised.value)
+
+
+def test_data_key_and_data_key_file_together_are_refused(tmp_path):
+    """Two sources for one key is ambiguous: start-up names DATA_KEY_FILE and stops."""
+    key_file = tmp_path / "data_key"
+    key_file.write_text(Fernet.generate_key().decode(), encoding="ascii")
+    with pytest.raises(SettingsError, match="^DATA_KEY_FILE: set DATA_KEY or DATA_KEY_FILE, not both"):
+        Settings.from_env(minimal(DATA_KEY_FILE=str(key_file)))
