@@ -164,7 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = COMMANDS[(args.group, args.command)]
         svc = services_or_exit(settings)
         try:
-            key_check_or_exit(settings, svc.db, rotating=(args.group, args.command) == ("db", "rotate-key"))
+            # A panic shred must work even when the key is lost or wrong: it reads nothing.
+            if (args.group, args.command) != ("db", "shred"):
+                key_check_or_exit(settings, svc.db, rotating=(args.group, args.command) == ("db", "rotate-key"))
             return handler(svc, args)
         finally:
             svc.db.engine.dispose()

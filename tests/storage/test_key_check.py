@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import delete
@@ -75,3 +77,13 @@ def test_web_refuses_an_unfinished_rotation_and_accepts_the_new_key_after_it(svc
     started.extensions["rapidresponse"].redis.close()
     with pytest.raises(keycheck.KeyMismatchError, match="^DATA_KEY: not the key"):
         create_app(Settings.from_env(env))
+
+
+def test_a_panic_shred_runs_even_with_a_wrong_key(svc, env, monkeypatch, capsys):
+    """`db shred` reads nothing, so a lost or wrong DATA_KEY must not stand between a raid and it."""
+    add_member(svc, NUMBER)
+    keycheck.check(svc.db, svc.settings)
+    use_env(monkeypatch, env, DATA_KEY=Fernet.generate_key().decode())
+    monkeypatch.setattr("sys.stdin", io.StringIO("SHRED\n"))
+    assert main(["db", "shred", "--members"]) == 0, capsys.readouterr().err
+    assert member(svc, NUMBER) is None
