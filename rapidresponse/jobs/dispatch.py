@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 START_INCIDENT = "rapidresponse.jobs.tasks.start_incident"
 SEND_TEXTS = "rapidresponse.jobs.tasks.send_texts"
 ESCALATE = "rapidresponse.jobs.tasks.escalate"
+APPLY_STATUSES = "rapidresponse.jobs.tasks.apply_status_callbacks"
 
 
 def batches(ids: list[int], size: int) -> list[list[int]]:
@@ -36,3 +37,11 @@ def dispatch(svc: Services, after: AfterCommit, *, queue: str = queues.URGENT) -
             queues.enqueue(svc, queues.URGENT, ESCALATE, incident_id, at=when)
     except RedisError as exc:
         log.error("could not queue work (%s); the sweep will pick it up", type(exc).__name__)
+
+
+def queue_status_drain(svc: Services) -> None:
+    """Status callbacks are waiting in Redis: one job applies them (the sweep does too, if this is lost)."""
+    try:
+        queues.enqueue(svc, queues.URGENT, APPLY_STATUSES)
+    except RedisError as exc:
+        log.error("could not queue the status callbacks' job (%s); the sweep will apply them", type(exc).__name__)

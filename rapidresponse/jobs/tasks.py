@@ -14,8 +14,10 @@ from rapidresponse.escalation import service as escalation
 from rapidresponse.inbound import service as inbound
 from rapidresponse.jobs import queues
 from rapidresponse.jobs.dispatch import SEND_TEXTS, batches, dispatch
+from rapidresponse.messaging import delivery
 from rapidresponse.messaging.models import OutboundMessage
 from rapidresponse.messaging.sender import Outcome, Sender
+from rapidresponse.messaging.status_inbox import StatusInbox
 from rapidresponse.privacy import retention
 from rapidresponse.services import Services, process_services
 
@@ -72,6 +74,12 @@ def send_now(svc: Services, message_ids: list[int], *, bulk: bool = False) -> Ou
     return outcome
 
 
+def apply_status_callbacks() -> int:
+    """Apply the status callbacks the webhook handed on, in batches (safe to run any number of times)."""
+    svc = process_services()
+    return StatusInbox.of(svc).drain(lambda updates: delivery.apply_statuses(svc, updates, utcnow()))
+
+
 def sweep() -> dict[str, int]:
     """Recompute from the database what is due, so a lost Redis job never loses work."""
     svc = process_services()
@@ -102,6 +110,10 @@ def sweep() -> dict[str, int]:
         handled = inbound.handle_stored(svc, sid, now, reply_by_text=True)
         dispatch(svc, handled.after)
         counts["inbound"] += 1
+    try:
+        counts["statuses"] = StatusInbox.of(svc).drain(lambda updates: delivery.apply_statuses(svc, updates, now))
+    except RedisError:
+        log.error("sweep could not reach the status callbacks in Redis")
     counts["purged"] = purge_if_due(svc, now)
     return counts
 

@@ -16,9 +16,10 @@ from sqlalchemy import select, update
 from rapidresponse.incidents import service as incidents
 from rapidresponse.incidents.models import ThreadEvent
 from rapidresponse.members.models import Member, MemberStatus
-from rapidresponse.messaging import outbox
+from rapidresponse.messaging import delivery, outbox
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.messaging.sender import Sender
+from rapidresponse.messaging.status_inbox import StatusInbox
 from tests.conftest import (
     ACCOUNT_SID,
     FROM_NUMBER,
@@ -64,8 +65,15 @@ def callback(client: Any, sid: str, status: str, message_id: int | str | None, e
               "AccountSid": ACCOUNT_SID, "From": FROM_NUMBER, "To": RESPONDER, "ApiVersion": "2010-04-01"}
     if error is not None:
         params["ErrorCode"] = str(error)
-    return signed_post(client, "/twilio/status", params,
-                       query=f"m={message_id}" if message_id is not None else "", **kwargs)
+    response = signed_post(client, "/twilio/status", params,
+                           query=f"m={message_id}" if message_id is not None else "", **kwargs)
+    apply_handed_on(client.application.extensions["rapidresponse"])
+    return response
+
+
+def apply_handed_on(svc) -> int:
+    """What the worker's job does with the callbacks the webhook handed on."""
+    return StatusInbox.of(svc).drain(lambda updates: delivery.apply_statuses(svc, updates, datetime.now(UTC)))
 
 
 def state(svc, message_id: int) -> tuple[str, str | None, int | None]:
