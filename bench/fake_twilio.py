@@ -939,6 +939,7 @@ class FakeTwilio:
         )
         status: int | None = None
         error: str | None = None
+        started = time.time()
         try:
             with urllib.request.urlopen(req, timeout=self.callback_timeout) as resp:  # noqa: S310
                 resp.read()
@@ -954,7 +955,8 @@ class FakeTwilio:
             else:
                 self.callback_errors += 1
             self.callback_log.append(
-                {"url": url, "params": params, "status": status, "error": error, "at": time.time()}
+                {"url": url, "params": params, "status": status, "error": error, "at": time.time(),
+                 "took": time.time() - started}
             )
         return status if error is None else None
 
@@ -1000,6 +1002,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--account-sid", default=DEFAULT_ACCOUNT_SID)
     p.add_argument("--auth-token", default=DEFAULT_AUTH_TOKEN)
     p.add_argument("--callbacks", action="store_true", help="send signed status callbacks")
+    p.add_argument("--callback-workers", type=int, default=4, help="status callbacks sent at once")
+    p.add_argument("--callback-timeout", type=float, default=2.0, help="seconds before a callback fails")
     p.add_argument("--verbose", action="store_true", help="log every request")
     a = p.parse_args(argv)
 
@@ -1009,6 +1013,8 @@ def main(argv: list[str] | None = None) -> int:
         latency=a.latency_ms / 1000.0,
         port=a.port,
         callbacks=a.callbacks,
+        callback_workers=a.callback_workers,
+        callback_timeout=a.callback_timeout,
         verbose=a.verbose,
     ).start()
     done = threading.Event()
