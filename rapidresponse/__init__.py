@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from rapidresponse import web
 from rapidresponse.privacy import keycheck
@@ -37,6 +38,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     app.extensions["rapidresponse"] = services
+    if services.settings.trusted_proxy_hops:
+        hops = services.settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     csrf.init_app(app)
     web.init_app(app, https=services.settings.public_base_url.startswith("https://"))
 

@@ -1,5 +1,5 @@
 """The `rapidresponse` command: db upgrade/purge/shred/rotate-key, members import/list/remove,
-coordinators create, trees show.
+coordinators create/unlock, trees show.
 
 A bad setting stops any command with one line naming the variable, never a stack trace.
 """
@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("email", metavar="EMAIL")
     create.add_argument("--password-stdin", action="store_true",
                         help="read the password from the first line of standard input")
+
+    unlock = coordinator_commands.add_parser(
+        "unlock", help="clear failed sign-ins counted against a coordinator's email (from any address)")
+    unlock.add_argument("email", metavar="EMAIL")
 
     trees = commands.add_parser("trees", help="the phone trees in TREES_FILE")
     tree_commands = trees.add_subparsers(dest="command", required=True)
@@ -354,6 +358,18 @@ def coordinators_create(svc: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+def coordinators_unlock(svc: Services, args: argparse.Namespace) -> int:
+    from rapidresponse.console.auth import limiter
+
+    email = normalize_email(args.email)
+    cleared = limiter(svc).unlock(email)
+    with svc.db.session() as session:
+        known = session.scalar(select(Coordinator.id).where(Coordinator.email == email)) is not None
+    note = "" if known else " (no coordinator has this email)"
+    print(f"cleared {plural(cleared, 'sign-in limit')} for {email}{note}")
+    return 0
+
+
 def normalize_email(raw: str) -> str:
     email = raw.strip().lower()
     if len(email) > 254 or not EMAIL.match(email):
@@ -437,6 +453,7 @@ COMMANDS: dict[tuple[str, str], Callable[[Services, argparse.Namespace], int]] =
     ("members", "list"): members_list,
     ("members", "remove"): members_remove,
     ("coordinators", "create"): coordinators_create,
+    ("coordinators", "unlock"): coordinators_unlock,
     ("trees", "show"): trees_show,
     ("db", "purge"): db_purge,
     ("db", "rotate-key"): db_rotate_key,

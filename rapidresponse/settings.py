@@ -69,6 +69,9 @@ class Settings:
     unknown_sender_reply_limit: int = 3
     retention_days: int = 60
     queue_prefix: str = ""
+    # Proxies in front of the web process that add X-Forwarded-For/-Proto (Heroku's router: 1).
+    # The sign-in limit counts per source address, so behind a proxy this must be right.
+    trusted_proxy_hops: int = 0
 
     @property
     def provider_name(self) -> str:
@@ -118,6 +121,7 @@ class Settings:
             unknown_sender_reply_limit=_int(env, "UNKNOWN_SENDER_REPLY_LIMIT", 3, low=0, high=100),
             retention_days=_int(env, "RETENTION_DAYS", 60, low=0, high=3650),
             queue_prefix=env.get("QUEUE_PREFIX", "").strip(),
+            trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0, low=0, high=5),
         )._checked()
 
     def _checked(self) -> Settings:

@@ -88,15 +88,18 @@ def login() -> Any:
     svc = _services()
     email = form.email.data or ""
     limit = auth.limiter(svc)
-    if limit.locked(email):
-        error = f"Too many failed sign-ins. Try again in {auth.LOCKOUT_SECONDS // 60} minutes."
-        return render_template("console/login.html", form=form, error=error), 429
+    address = request.remote_addr or "unknown"
+    attempt = limit.attempt(email, address)
+    if not attempt.allowed:
+        wait = attempt.retry_after_seconds
+        error = ("Too many failed sign-ins. Try again in "
+                 + (f"{-(-wait // 60)} minutes." if wait >= 60 else f"{wait} seconds."))
+        return render_template("console/login.html", form=form, error=error), 429, {"Retry-After": str(wait)}
     with svc.db.session() as session:
         coordinator = auth.authenticate(session, email, form.password.data or "")
     if coordinator is None:
-        limit.failed(email)
         return render_template("console/login.html", form=form, error="Wrong email or password."), 401
-    limit.succeeded(email)
+    limit.succeeded(email, address)
     auth.sign_in(coordinator)
     return redirect(auth.safe_next(form.next.data) or url_for("console.incident_list"))
 

@@ -70,3 +70,29 @@ def test_no_terminal_and_no_flag_is_refused(run, svc, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
     result = run("coordinators", "create", "ana@example.org")
     assert result.code == 1 and "--password-stdin" in result.err
+
+
+def test_unlock_clears_an_accounts_failed_sign_ins(run, env, svc):
+    """`coordinators unlock EMAIL` lets a coordinator locked out by failed sign-ins straight back in."""
+    from rapidresponse.console.auth import limiter
+    from tests.conftest import testing_app
+    from tests.web.test_console_auth import add_coordinator
+
+    add_coordinator(svc, "ana@example.org", "correct horse battery")
+    client = testing_app(svc).test_client()
+    for _ in range(5):
+        client.post("/login", data={"email": "ana@example.org", "password": "wrong"})
+    right = {"email": "ana@example.org", "password": "correct horse battery"}
+    assert client.post("/login", data=right).status_code == 429
+    result = run("coordinators", "unlock", "ANA@example.org")
+    assert result.code == 0, result.err
+    assert result.out.strip() == "cleared 2 sign-in limits for ana@example.org"
+    assert client.post("/login", data=right).status_code == 302
+    assert limiter(svc).unlock("ana@example.org") == 0
+
+
+def test_unlock_says_when_no_coordinator_has_the_email(run, svc):
+    """Unlocking an unknown email is not an error, but says so."""
+    result = run("coordinators", "unlock", "nobody@example.org")
+    assert result.code == 0
+    assert result.out.strip() == "cleared 0 sign-in limits for nobody@example.org (no coordinator has this email)"
