@@ -172,15 +172,28 @@ class Storm:
                                          "Body": body, "AccountSid": ACCOUNT_SID, "NumMedia": "0"})
 
     def probe(self, stop: threading.Event, out: list[float], errors: list[int]) -> None:
-        """Members texting HELP at a steady rate; each answer timed."""
+        """Members texting HELP at a steady rate, each on its own thread (so one slow answer does not
+        hide the ones behind it); each answer timed."""
         interval, i = 1.0 / self.args.probe_rate, 0
         next_at = time.perf_counter()
+        sent: list[threading.Thread] = []
+
+        def one(sender: str) -> None:
+            status, took = self.text(sender, "HELP")
+            if status == 200:
+                out.append(took)
+            else:
+                errors.append(status)
+
         while not stop.is_set():
-            status, took = self.text(self.members[-1 - (i % 100)], "HELP")
-            (out if status == 200 else errors).append(took if status == 200 else status)  # type: ignore[arg-type]
+            thread = threading.Thread(target=one, args=(self.members[-1 - (i % 100)],), daemon=True)
+            thread.start()
+            sent.append(thread)
             i += 1
             next_at += interval
             time.sleep(max(0.0, next_at - time.perf_counter()))
+        for thread in sent:
+            thread.join(timeout=120)
 
     def fake_admin(self, path: str) -> Any:
         with urllib.request.urlopen(self.fake_url + path, timeout=120) as response:  # noqa: S310 - loopback
