@@ -30,3 +30,8 @@ class NoteForm(FlaskForm):
                                              Length(max=NOTE_MAX)])
     submit = SubmitField("Add note")
 
+
+
+class RevealForm(FlaskForm):
+    # "report", or the id of a thread event: which masked text to show in full.
+    item = StringField("Item", validators=[DataRequired(), Length(max=12)])

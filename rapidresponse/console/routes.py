@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from rapidresponse.console import auth, threads
-from rapidresponse.console.forms import DecisionForm, LoginForm, LogoutForm, NoteForm
+from rapidresponse.console.forms import DecisionForm, LoginForm, LogoutForm, NoteForm, RevealForm
 from rapidresponse.console.models import Coordinator
 from rapidresponse.db import utcnow
 from rapidresponse.incidents.models import Incident
@@ -122,14 +122,17 @@ def incident_list() -> str:
     return render_template("console/incidents.html", open_incidents=open_, closed_incidents=closed)
 
 
-def _render_incident(incident_id: int, note_form: NoteForm | None = None, status: int = 200) -> Any:
+def _render_incident(incident_id: int, note_form: NoteForm | None = None, status: int = 200,
+                     view: threads.IncidentView | None = None) -> Any:
     svc = _services()
-    with svc.db.session() as session:
-        view = threads.incident_view(session, svc.cipher, incident_id)
+    if view is None:
+        with svc.db.session() as session:
+            view = threads.incident_view(session, svc.cipher, incident_id)
     if view is None:
         abort(404)
     return render_template("console/incident.html", view=view, decision_form=DecisionForm(),
-                           note_form=note_form or NoteForm(formdata=None)), status
+                           note_form=note_form or NoteForm(formdata=None),
+                           reveal_form=RevealForm(formdata=None)), status
 
 
 @bp.get("/incidents/<id:incident_id>")
@@ -160,6 +163,21 @@ def decide(incident_id: int) -> BaseResponse:
     dispatch(svc, outcome.after)
     flash(outcome.message, "ok" if outcome.changed else "info")
     return redirect(url_for("console.incident", incident_id=incident_id))
+
+
+@bp.post("/incidents/<id:incident_id>/reveal")
+@auth.login_required
+def reveal(incident_id: int) -> Any:
+    """Show the numbers masked in the report or one thread event, to this coordinator, this once."""
+    form = RevealForm()
+    if not form.validate_on_submit():
+        abort(400)
+    svc = _services()
+    with svc.db.session() as session:
+        view = threads.reveal(session, svc.cipher, incident_id, form.item.data or "", _me().id, utcnow())
+    if view is None:
+        abort(404)
+    return _render_incident(incident_id, view=view)
 
 
 @bp.post("/incidents/<id:incident_id>/notes")

@@ -1,12 +1,14 @@
 """What the console shows and does: incident summaries, a thread made readable, coordinator decisions.
 
 Plain functions over a Session (no Flask), so they are tested and reused without a request.
-Nothing returned here holds a full phone number: thread actors are masked when written, and
-details are masked again on the way out in case a future event puts a number there.
+Nothing returned here holds a full phone number: thread actors are masked when written, details
+are masked again on the way out in case a future event puts a number there, and numbers typed
+into reports and replies are masked unless a coordinator asks `reveal` for one item.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from rapidresponse.db import parse_id
 from rapidresponse.escalation.policy import responders_on_the_way
 from rapidresponse.incidents import service as incidents
 from rapidresponse.incidents.models import Acknowledgement, Incident, ThreadEvent
@@ -27,6 +30,8 @@ from rapidresponse.privacy.crypto import DecryptionError, FieldCipher
 from rapidresponse.privacy.masking import mask_phone_numbers
 from rapidresponse.services import Services
 from rapidresponse.trees.model import Tree
+
+log = logging.getLogger(__name__)
 
 RECENT_CLOSED = 30
 NOTE_MAX = 1000
@@ -133,6 +138,9 @@ class Event:
     actor: str
     body: str | None
     detail: list[tuple[str, str]]
+    id: int = 0
+    # Numbers typed into the body are masked; a coordinator may reveal them (see `reveal`).
+    masked: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,7 @@ class LayerLine:
 class IncidentView:
     summary: Summary
     report: str
+    report_masked: bool
     verified: bool
     unverified_escalation: bool
     events: list[Event]
@@ -175,19 +184,31 @@ def delivery_counts(session: Session, incident_id: int) -> list[tuple[str, int]]
     return [(s.value, int(rows[s.value])) for s in DeliveryStatus if rows.get(s.value)]
 
 
-def incident_view(session: Session, cipher: FieldCipher, incident_id: int) -> IncidentView | None:
+REPORT = "report"
+
+
+def masked(text: str | None, show: bool) -> tuple[str | None, bool]:
+    """The text with numbers masked unless `show`; and whether there is anything masked to show."""
+    if text is None or text == UNREADABLE:
+        return text, False
+    hidden = mask_phone_numbers(text)
+    return (text if show else hidden), hidden != text and not show
+
+
+def incident_view(session: Session, cipher: FieldCipher, incident_id: int,
+                  reveal: str | int | None = None) -> IncidentView | None:
+    """The incident page. Numbers typed into the report and the thread are masked, except in the
+    one item named by `reveal` (REPORT or an event id), which only `reveal()` should pass."""
     incident = session.get(Incident, incident_id)
     if incident is None:
         return None
     tree = Tree.thaw(incident.plan)
-    events = [
-        Event(at=e.at, kind=e.kind, actor=e.actor, body=readable(cipher, e.body_token),
-              detail=_detail(e.detail))
-        for e in session.scalars(
-            select(ThreadEvent).where(ThreadEvent.incident_id == incident.id)
-            .order_by(ThreadEvent.at, ThreadEvent.id)
-        )
-    ]
+    events = []
+    for e in session.scalars(select(ThreadEvent).where(ThreadEvent.incident_id == incident.id)
+                             .order_by(ThreadEvent.at, ThreadEvent.id)):
+        body, hidden = masked(readable(cipher, e.body_token), reveal == e.id)
+        events.append(Event(at=e.at, kind=e.kind, actor=e.actor, body=body, detail=_detail(e.detail), id=e.id,
+                            masked=hidden))
     layers = []
     for lay in incident.layers:
         spec = tree.layer(lay.number)
@@ -196,9 +217,10 @@ def incident_view(session: Session, cipher: FieldCipher, incident_id: int) -> In
             verifies=bool(spec and spec.verifies), quorum=spec.quorum if spec else 0, status=lay.status,
             recipients=lay.recipients, alerted_at=lay.alerted_at, due_at=lay.due_at,
         ))
+    report, report_masked = masked(readable(cipher, incident.text_token) or "", reveal == REPORT)
     return IncidentView(
         summary=summarize(incident, incidents.yes_by_layer(session, incident.id)),
-        report=readable(cipher, incident.text_token) or "", verified=incident.verified,
+        report=report or "", report_masked=report_masked, verified=incident.verified,
         unverified_escalation=incident.unverified_escalation, events=events, layers=layers,
         deliveries=delivery_counts(session, incident.id),
     )
@@ -238,3 +260,18 @@ def add_note(session: Session, cipher: FieldCipher, incident: Incident, coordina
     incidents.append(session, cipher, incident.id, "note", now, actor=coordinator_actor(coordinator_id),
                      body=text)
     return True
+
+
+def reveal(session: Session, cipher: FieldCipher, incident_id: int, target: str, coordinator_id: int,
+           now: datetime) -> IncidentView | None:
+    """A coordinator asked to see the numbers in the report (`target` REPORT) or one thread event
+    (its id). The one door to an unmasked text on the console: an audit record belongs here."""
+    item: str | int | None = REPORT if target == REPORT else parse_id(target)
+    if item is None:
+        return None
+    if item != REPORT and session.scalar(select(ThreadEvent.id).where(
+            ThreadEvent.id == item, ThreadEvent.incident_id == incident_id)) is None:
+        return None
+    log.info("coordinator #%d revealed numbers in %s of incident %d", coordinator_id,
+             "the report" if item == REPORT else f"event {item}", incident_id)
+    return incident_view(session, cipher, incident_id, reveal=item)

@@ -21,6 +21,7 @@ from rapidresponse.members.models import Member, MemberStatus, TreeMembership
 from rapidresponse.members.registry import RECIPIENT_COLUMNS, Recipient, recipients
 from rapidresponse.messaging import outbox
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
+from rapidresponse.privacy.masking import mask_phone_numbers
 from rapidresponse.services import Services
 from rapidresponse.trees.model import Layer, Tree
 
@@ -42,6 +43,7 @@ def alert_body(incident: Incident, text: str, language: str) -> str:
     else:
         marker = render("alert.reported", language)
     where = render("where.zone", language, zone=incident.zone) if incident.zone else render("where.unknown", language)
+    text = mask_phone_numbers(text)  # a number typed into the report is nobody's business on a responder's phone
     excerpt = text if len(text) <= REPORT_EXCERPT else text[: REPORT_EXCERPT - 1] + "…"
     return render("alert.text", language, code=incident.code, tree_label=tree_label(incident.tree, language),
                   where=where, text=excerpt, verified_label=marker)

@@ -21,6 +21,7 @@ from rapidresponse.incidents.states import IncidentStatus, LayerStatus
 from rapidresponse.members.models import Member
 from rapidresponse.messaging import outbox
 from rapidresponse.messaging.models import Purpose
+from rapidresponse.privacy.masking import mask_phone_numbers
 from rapidresponse.services import Services
 from rapidresponse.trees.model import Tree
 
@@ -119,7 +120,11 @@ def close_incident(svc: Services, session: Session, incident: Incident, status: 
 
 def relay(svc: Services, session: Session, sender: Member | None, phone: str, incident: Incident, text: str,
           inbound_id: int, now: datetime) -> Result:
-    """A free-text reply: into the thread, and on to the coordinators and those on the way."""
+    """A free-text reply: into the thread, and on to the coordinators and those on the way.
+
+    Numbers typed into it (a third party's, the sender's own) are masked in every relayed copy:
+    responders never need them, and coordinators can reveal them in the console.
+    """
     actor = incidents.who(sender, svc.cipher, phone)
     incidents.append(session, svc.cipher, incident.id, "reply", now, actor=actor,
                      member_id=sender.id if sender else None, body=text)
@@ -130,7 +135,7 @@ def relay(svc: Services, session: Session, sender: Member | None, phone: str, in
     texts = [
         outbox.Text(to=outbox.SealedNumber(m.phone_index, m.phone_token),
                     body=render("relay.text", m.language, code=incident.code, who=actor.replace("…", "..."),
-                                text=text[:300]),
+                                text=mask_phone_numbers(text)[:300]),
                     purpose=Purpose.RELAY, dedupe_key=f"relay:{inbound_id}:{m.id}", member_id=m.id,
                     incident_id=incident.id)
         for m in recipients.values()
