@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.incidents import service as incidents
@@ -56,43 +56,84 @@ def record_status(svc: Services, *, message_sid: str, status: str, now: datetime
     return apply_statuses(svc, [StatusUpdate(message_sid, status, message_id, error_code)], now) == 1
 
 
+# What a callback can tell us; accepted, sending, read... are Twilio statuses we do not track.
+TRACKED = frozenset(s.value for s in (DeliveryStatus.QUEUED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED,
+                                      DeliveryStatus.UNDELIVERED, DeliveryStatus.FAILED))
+
+
+@dataclass
+class _Text:
+    """What applying a status needs of a text, read once per batch."""
+
+    id: int
+    provider_sid: str | None
+    status: str
+    error_code: int | None
+    incident_id: int | None
+    member_id: int | None
+    purpose: str
+    layer: int | None
+
+
 def apply_statuses(svc: Services, updates: Sequence[StatusUpdate], now: datetime) -> int:
     """Apply status callbacks in one transaction, in the order given; returns how many changed a text.
 
     The one place a delivery status lands: any number of times, in any order, a text's status only
-    moves forward (a replay after a crash changes nothing).
+    moves forward (a replay after a crash changes nothing). The texts are read in one query; each
+    change is still a conditional UPDATE, so a concurrent writer can never be moved backwards.
     """
+    wanted = [(u, DeliveryStatus(u.status)) for u in updates if u.status in TRACKED]
+    if not wanted:
+        return 0
     with svc.db.session() as session:
-        return sum(_apply(svc, session, update, now) for update in updates)
+        texts = _texts(session, wanted)
+        return sum(_apply(svc, session, texts, update, new, now) for update, new in wanted)
 
 
-def _apply(svc: Services, session: Session, update_: StatusUpdate, now: datetime) -> bool:
+def _texts(session: Session, wanted: list[tuple[StatusUpdate, DeliveryStatus]]) -> dict[str | int, _Text]:
+    sids = {u.message_sid for u, _ in wanted}
+    ids = {u.message_id for u, _ in wanted if u.message_id is not None}
+    columns = (OutboundMessage.id, OutboundMessage.provider_sid, OutboundMessage.status, OutboundMessage.error_code,
+               OutboundMessage.incident_id, OutboundMessage.member_id, OutboundMessage.purpose, OutboundMessage.layer)
+    match: ColumnElement[bool] = OutboundMessage.provider_sid.in_(sids)
+    if ids:
+        match = or_(match, OutboundMessage.id.in_(ids))
+    found: dict[str | int, _Text] = {}
+    for row in session.execute(select(*columns).where(match)):
+        text = _Text(*row)
+        found[text.id] = text
+        if text.provider_sid:
+            found[text.provider_sid] = text
+    return found
+
+
+def _apply(svc: Services, session: Session, texts: dict[str | int, _Text], update_: StatusUpdate,
+           new: DeliveryStatus, now: datetime) -> bool:
     message_sid, message_id, error_code = update_.message_sid, update_.message_id, update_.error_code
-    try:
-        new = DeliveryStatus(update_.status)
-    except ValueError:
-        # accepted, sending, receiving, read...: Twilio statuses we do not track.
-        return False
-    if new in (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.EXPIRED, DeliveryStatus.CANCELLED):
-        return False
-    lower = [s.value for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[new]]
-    match = OutboundMessage.provider_sid == message_sid
-    if message_id is not None:
+    message = texts.get(message_sid)
+    if message is None and message_id is not None:
         # The callback may beat the worker's record of the SID; our own id finds the text anyway.
-        match = or_(match, (OutboundMessage.id == message_id)
-                    & or_(OutboundMessage.provider_sid.is_(None), OutboundMessage.provider_sid == message_sid))
-    message = session.scalar(select(OutboundMessage).where(match))
+        by_id = texts.get(message_id)
+        if by_id is not None and by_id.provider_sid in (None, message_sid):
+            message = by_id
     if message is None:
         log.info("status %s for an unknown message", new.value)
         return False
+    if STATUS_RANK.get(DeliveryStatus(message.status), 99) >= STATUS_RANK[new]:
+        return False  # a duplicate or a late one: never backwards (the UPDATE below checks again)
+    lower = [s.value for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[new]]
     changed = session.execute(
         update(OutboundMessage)
         .where(OutboundMessage.id == message.id, OutboundMessage.status.in_(lower))
         .values(status=new.value, status_at=now, error_code=error_code or message.error_code,
                 provider_sid=message_sid)
+        .execution_options(synchronize_session=False)
     )
     if getattr(changed, "rowcount", 0) != 1:
         return False
+    message.status, message.provider_sid = new.value, message_sid
+    message.error_code = error_code or message.error_code
+    texts[message_sid] = message
     if message.incident_id is not None:
         incidents.append(session, svc.cipher, message.incident_id, "delivery", now,
                          actor=f"message {message.id}", member_id=message.member_id,

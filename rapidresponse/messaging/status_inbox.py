@@ -17,6 +17,7 @@ repeats nothing anyone can see. The sweep drains too, so a lost job or an expire
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 # Small enough that one batch's transaction holds SQLite's write lock for a moment only (a
 # member's text waits for it), large enough to save thousands of commits during a fan-out.
 BATCH = 100
+# Between full batches the drainer lets go of the database for a moment: SQLite's waiting writers
+# poll, and a drainer committing back to back would keep a member's text waiting for its turn.
+BATCH_PAUSE_SECONDS = 0.02
 LOCK_MS = 60_000
 SCHEDULED_SECONDS = 60
 
@@ -56,8 +60,9 @@ return 1
 
 
 class StatusInbox:
-    def __init__(self, redis: Redis, prefix: str = "", *, batch: int = BATCH, lock_ms: int = LOCK_MS) -> None:
-        self.redis, self.batch, self.lock_ms = redis, batch, lock_ms
+    def __init__(self, redis: Redis, prefix: str = "", *, batch: int = BATCH, lock_ms: int = LOCK_MS,
+                 pause: Callable[[float], None] = time.sleep) -> None:
+        self.redis, self.batch, self.lock_ms, self.pause = redis, batch, lock_ms, pause
         base = f"{prefix}rr:status-callbacks"
         self.pending, self.processing = f"{base}:pending", f"{base}:processing"
         self.lock, self.scheduled = f"{base}:lock", f"{base}:scheduled"
@@ -116,6 +121,8 @@ class StatusInbox:
             if not moved:
                 return done
             done += self._apply(token, moved, apply)
+            if len(moved) == self.batch:
+                self.pause(BATCH_PAUSE_SECONDS)
 
     def _apply(self, token: str, raw: Sequence[bytes | str], apply: Callable[[Sequence[StatusUpdate]], object]) -> int:
         updates = [u for u in (StatusUpdate.decode(r) for r in raw) if u is not None]

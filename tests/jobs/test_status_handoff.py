@@ -179,3 +179,14 @@ def test_with_redis_down_the_callback_is_applied_in_the_request(client, svc, ale
     with mock.patch.object(StatusInbox, "push", side_effect=RedisConnectionError("down")):
         assert post_callback(client, sid, "delivered", message_id).status_code == 204
     assert state(svc, message_id)[0] == "delivered"
+
+
+def test_the_drainer_lets_go_of_the_database_between_full_batches(client, svc, alert):
+    """After each full batch the drainer pauses, so a member's text can take the write lock."""
+    _, message_id, sid = alert
+    pauses: list[float] = []
+    inbox = StatusInbox(svc.redis, svc.settings.queue_prefix, batch=2, pause=pauses.append)
+    for status in ("queued", "sent", "sent", "delivered", "delivered"):
+        post_callback(client, sid, status, message_id)
+    assert inbox.drain(lambda updates: delivery.apply_statuses(svc, updates, NOW)) == 5
+    assert len(pauses) == 2 and all(0 < p < 1 for p in pauses)  # after 2 + 2, not after the last 1
