@@ -1,11 +1,13 @@
 """Status-callback storm: members' inbound texts while a fan-out's callbacks arrive.
 
-    python -m bench.status_storm [--members 5000] [--workers 2] [--probe-rate 5] [--database-url URL]
+    python -m bench.status_storm [--members 5000] [--workers 2] [--probe-rate 5] [--status-port 5109]
+                                 [--database-url URL]
 
 Runs the shipped web line of the Procfile (gunicorn) on --port, RQ workers, and the loopback fake
 Twilio sending signed status callbacks (queued, sent, delivered: three per text) from
 --callback-workers threads at once, with Twilio's 15 s timeout. While a --members alert goes out,
-a prober texts HELP from members at --probe-rate per second and times each answer. Prints:
+a prober texts HELP from members at --probe-rate per second and times each answer. With
+--status-port, callbacks go to a second web process (STATUS_CALLBACK_BASE_URL). Prints:
   inbound texts: p50 / p99 / max answer time, idle (before the alert) and during the storm
   status callbacks: p50 / p99 / max answer time, how many took longer than Twilio's 15 s
   how long after the last callback every text's status was in the database
@@ -92,6 +94,9 @@ class Storm:
             "LOG_LEVEL": "WARNING",
             "PORT": str(args.port),
         }
+        if args.status_port:
+            # Status callbacks to a web process of their own (README: "Status callbacks").
+            self.env["STATUS_CALLBACK_BASE_URL"] = f"http://127.0.0.1:{args.status_port}"
         os.environ.update(self.env)
         from rapidresponse.cli import db_upgrade
         from rapidresponse.services import build_services
@@ -130,18 +135,19 @@ class Storm:
             ids = list(session.scalars(select(Member.id).order_by(Member.id)))
             session.execute(insert(TreeMembership), [{"member_id": i, "tree": "bench", "layer": 1} for i in ids])
 
-    def web_command(self) -> list[str]:
+    def web_command(self, port: int) -> list[str]:
         """The Procfile's web line, as shipped."""
         line = next(x for x in (ROOT / "Procfile").read_text().splitlines() if x.startswith("web:"))
-        line = line.split(":", 1)[1].replace("${PORT:-5000}", str(self.args.port)).replace("0.0.0.0", "127.0.0.1")
+        line = line.split(":", 1)[1].replace("${PORT:-5000}", str(port)).replace("0.0.0.0", "127.0.0.1")
         line = line.replace("--access-logfile -", "")
         return shlex.split(line)
 
     def start(self) -> None:
         env = {**os.environ, **self.env}
-        cmd = self.web_command()
-        cmd[0] = str(Path(sys.executable).parent / cmd[0]) if not Path(cmd[0]).is_absolute() else cmd[0]
-        self.processes.append(subprocess.Popen(cmd, cwd=ROOT, env=env))
+        for port in [self.args.port] + ([self.args.status_port] if self.args.status_port else []):
+            cmd = self.web_command(port)
+            cmd[0] = str(Path(sys.executable).parent / cmd[0])
+            self.processes.append(subprocess.Popen(cmd, cwd=ROOT, env=env))
         for _ in range(self.args.workers):
             self.processes.append(subprocess.Popen([sys.executable, "-m", "workers.worker"], cwd=ROOT, env=env))
         deadline = time.time() + 30
@@ -240,6 +246,7 @@ class Storm:
         took = [c["took"] for c in callbacks if c["error"] is None]
         return {
             "members": n, "workers": self.args.workers, "callback_workers": self.args.callback_workers,
+            "status_pool": bool(self.args.status_port),
             "database": "postgresql" if self.args.database_url.startswith("postgres") else "sqlite",
             "inbound_idle": summary_ms(idle), "inbound_during_storm": summary_ms(during),
             "inbound_errors": errors,
@@ -268,6 +275,8 @@ def main() -> int:
     parser.add_argument("--idle-seconds", type=float, default=5.0)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--port", type=int, default=5108)
+    parser.add_argument("--status-port", type=int, default=0,
+                        help="run a second web process for status callbacks here (STATUS_CALLBACK_BASE_URL)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()

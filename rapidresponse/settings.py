@@ -43,6 +43,9 @@ class Settings:
     redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)
     port: int = 5000
     public_base_url: str = "http://localhost:5000"
+    # Where Twilio posts status callbacks: a web process of their own, so a fan-out's callbacks
+    # never queue in front of members' texts. Empty: PUBLIC_BASE_URL.
+    status_callback_base_url: str = ""
     default_region: str = "US"
     twilio_account_sid: str | None = None
     twilio_auth_token: Secret | None = None
@@ -74,6 +77,10 @@ class Settings:
     trusted_proxy_hops: int = 0
 
     @property
+    def status_base_url(self) -> str:
+        return self.status_callback_base_url or self.public_base_url
+
+    @property
     def provider_name(self) -> str:
         """'twilio' when credentials are set, else the built-in simulator."""
         return "twilio" if self.twilio_account_sid else "simulator"
@@ -99,6 +106,8 @@ class Settings:
             port=_int(env, "PORT", 5000, low=1, high=65535),
             public_base_url=_url(env, "PUBLIC_BASE_URL", "http://localhost:5000", schemes={"http", "https"})
             .rstrip("/"),
+            status_callback_base_url=_url(env, "STATUS_CALLBACK_BASE_URL", "", schemes={"http", "https"},
+                                          optional=True).rstrip("/"),
             default_region=_region(env),
             twilio_account_sid=_twilio_sid(env, "TWILIO_ACCOUNT_SID", "AC"),
             twilio_auth_token=_optional_secret(env, "TWILIO_AUTH_TOKEN"),
@@ -205,8 +214,10 @@ def _database_url(env: dict[str, str]) -> str:
     return value
 
 
-def _url(env: dict[str, str], name: str, default: str, *, schemes: set[str]) -> str:
+def _url(env: dict[str, str], name: str, default: str, *, schemes: set[str], optional: bool = False) -> str:
     value = env.get(name, "").strip() or default
+    if optional and not value:
+        return ""
     parts = urlsplit(value)
     if parts.scheme not in schemes or (parts.scheme != "unix" and not parts.netloc):
         raise SettingsError(f"{name}: must be a URL starting with {' or '.join(sorted(s + '://' for s in schemes))}")

@@ -116,7 +116,7 @@ _SLACK = timedelta(seconds=1)
 
 def status_callback_url(svc: Services, message_id: int) -> str:
     # Our own id rides in the URL so a callback that beats the recorded SID still finds its text.
-    return f"{svc.settings.public_base_url}/twilio/status?m={message_id}"
+    return f"{svc.settings.status_base_url}/twilio/status?m={message_id}"
 
 
 class Sender:

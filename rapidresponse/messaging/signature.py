@@ -14,8 +14,14 @@ from twilio.request_validator import RequestValidator
 from rapidresponse.settings import Settings
 
 
-def public_url(settings: Settings, path: str, query_string: str) -> str:
-    return settings.public_base_url + path + (f"?{query_string}" if query_string else "")
+def public_urls(settings: Settings, path: str, query_string: str) -> list[str]:
+    """The URLs Twilio may have called for this path: status callbacks go to STATUS_CALLBACK_BASE_URL
+    when it is set (texts sent before it was set still call PUBLIC_BASE_URL)."""
+    query = f"?{query_string}" if query_string else ""
+    bases = [settings.public_base_url]
+    if path.endswith("/status") and settings.status_base_url != settings.public_base_url:
+        bases.insert(0, settings.status_base_url)
+    return [base + path + query for base in bases]
 
 
 def is_signed(settings: Settings, url: str, params: Mapping[str, str], signature: str | None) -> bool:

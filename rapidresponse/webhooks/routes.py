@@ -15,7 +15,7 @@ from rapidresponse.db import parse_id, utcnow
 from rapidresponse.inbound.service import InboundText, receive
 from rapidresponse.jobs.dispatch import dispatch, queue_status_drain
 from rapidresponse.messaging import delivery
-from rapidresponse.messaging.signature import is_signed, public_url
+from rapidresponse.messaging.signature import is_signed, public_urls
 from rapidresponse.messaging.status_inbox import StatusInbox
 from rapidresponse.services import Services
 
@@ -34,9 +34,10 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
         settings = services().settings
-        url = public_url(settings, request.path, request.query_string.decode("latin-1"))
+        urls = public_urls(settings, request.path, request.query_string.decode("latin-1"))
         params = request.form.to_dict(flat=True)
-        if not is_signed(settings, url, params, request.headers.get("X-Twilio-Signature")):
+        signature = request.headers.get("X-Twilio-Signature")
+        if not any(is_signed(settings, url, params, signature) for url in urls):
             log.warning("refused unsigned or forged request to %s", request.path)
             abort(403)
         return view(*args, **kwargs)
