@@ -7,14 +7,17 @@ batches; `apply_statuses` is the single place a status lands.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.incidents import service as incidents
+from rapidresponse.incidents.models import Incident, ThreadEvent
 from rapidresponse.members.models import Member, MemberStatus
 from rapidresponse.messaging.models import STATUS_RANK, DeliveryStatus, OutboundMessage
 from rapidresponse.messaging.provider import INVALID_NUMBER, NOT_MOBILE, OPTED_OUT
@@ -79,15 +82,104 @@ def apply_statuses(svc: Services, updates: Sequence[StatusUpdate], now: datetime
     """Apply status callbacks in one transaction, in the order given; returns how many changed a text.
 
     The one place a delivery status lands: any number of times, in any order, a text's status only
-    moves forward (a replay after a crash changes nothing). The texts are read in one query; each
-    change is still a conditional UPDATE, so a concurrent writer can never be moved backwards.
+    moves forward (a replay after a crash changes nothing).
+
+    Everything is decided before the first write, then written in a few multi-row statements, so
+    a batch holds SQLite's write lock for milliseconds (members' texts wait for it). Each UPDATE
+    still checks the status it moves from; if any found its text already moved on (another
+    writer got there first), the batch is redone one callback at a time.
     """
     wanted = [(u, DeliveryStatus(u.status)) for u in updates if u.status in TRACKED]
     if not wanted:
         return 0
     with svc.db.session() as session:
         texts = _texts(session, wanted)
+        changes = [c for c in (_decide(texts, u, new) for u, new in wanted) if c is not None]
+        if not changes or _write(session, changes, now):
+            return len(changes)
+        session.rollback()
+        texts = _texts(session, wanted)
         return sum(_apply(svc, session, texts, update, new, now) for update, new in wanted)
+
+
+@dataclass(frozen=True)
+class _Change:
+    text: _Text
+    status: DeliveryStatus
+    error_code: int | None
+    was: str
+
+
+def _decide(texts: dict[str | int, _Text], update_: StatusUpdate, new: DeliveryStatus) -> _Change | None:
+    message = _find(texts, update_)
+    if message is None:
+        log.info("status %s for an unknown message", new.value)
+        return None
+    if STATUS_RANK.get(DeliveryStatus(message.status), 99) >= STATUS_RANK[new]:
+        return None  # a duplicate or a late one: never backwards
+    was = message.status
+    message.status, message.provider_sid = new.value, update_.message_sid
+    message.error_code = update_.error_code or message.error_code
+    texts[update_.message_sid] = message
+    return _Change(message, new, update_.error_code, was)
+
+
+def _find(texts: dict[str | int, _Text], update_: StatusUpdate) -> _Text | None:
+    message = texts.get(update_.message_sid)
+    if message is None and update_.message_id is not None:
+        # The callback may beat the worker's record of the SID; our own id finds the text anyway.
+        by_id = texts.get(update_.message_id)
+        if by_id is not None and by_id.provider_sid in (None, update_.message_sid):
+            message = by_id
+    return message
+
+
+def _write(session: Session, changes: list[_Change], now: datetime) -> bool:
+    """Write the batch's decisions; False if any text had moved on meanwhile (nothing is kept then)."""
+    table = cast(Table, OutboundMessage.__table__)
+    first: dict[int, str] = {}
+    final: dict[int, _Change] = {}
+    for change in changes:
+        first.setdefault(change.text.id, change.was)
+        final[change.text.id] = change
+    by_from: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for text_id, change in final.items():
+        by_from[first[text_id]].append({"text_id": text_id, "new_status": change.status.value,
+                                        "new_sid": change.text.provider_sid, "new_error": change.text.error_code})
+    moved = 0
+    for was, rows in by_from.items():
+        result = session.execute(
+            table.update().where(table.c.id == bindparam("text_id"), table.c.status == was)
+            .values(status=bindparam("new_status"), status_at=now, provider_sid=bindparam("new_sid"),
+                    error_code=bindparam("new_error")), rows)
+        moved += int(getattr(result, "rowcount", len(rows)))
+    if moved != len(final):
+        return False
+    incident_ids = {c.text.incident_id for c in changes if c.text.incident_id is not None}
+    closed = set(session.scalars(select(Incident.id).where(Incident.id.in_(incident_ids),
+                                                           Incident.closed_at.is_not(None)))) if incident_ids else set()
+    events = [{"incident_id": c.text.incident_id, "at": now, "kind": "delivery", "actor": f"message {c.text.id}",
+               "member_id": None if c.text.incident_id in closed else c.text.member_id, "body_token": None,
+               "detail": {"status": c.status.value, "error": c.error_code, "purpose": c.text.purpose,
+                          "layer": c.text.layer}}
+              for c in changes if c.text.incident_id is not None]
+    if events:
+        session.execute(insert(ThreadEvent), events)
+    for change in changes:
+        _mark_member(session, change.text.member_id, change.error_code, now)
+    return True
+
+
+def _mark_member(session: Session, member_id: int | None, error_code: int | None, now: datetime) -> None:
+    """A callback saying a number opted out or is dead: the member is marked so."""
+    if error_code is None or member_id is None:
+        return
+    member = session.get(Member, member_id)
+    if member is not None and error_code == OPTED_OUT:
+        member.status = MemberStatus.OPTED_OUT.value
+        member.opted_out_at = member.opted_out_at or now
+    elif member is not None and error_code in UNDELIVERABLE_CODES:
+        member.undeliverable_code = error_code
 
 
 def _texts(session: Session, wanted: list[tuple[StatusUpdate, DeliveryStatus]]) -> dict[str | int, _Text]:
@@ -109,41 +201,27 @@ def _texts(session: Session, wanted: list[tuple[StatusUpdate, DeliveryStatus]]) 
 
 def _apply(svc: Services, session: Session, texts: dict[str | int, _Text], update_: StatusUpdate,
            new: DeliveryStatus, now: datetime) -> bool:
-    message_sid, message_id, error_code = update_.message_sid, update_.message_id, update_.error_code
-    message = texts.get(message_sid)
-    if message is None and message_id is not None:
-        # The callback may beat the worker's record of the SID; our own id finds the text anyway.
-        by_id = texts.get(message_id)
-        if by_id is not None and by_id.provider_sid in (None, message_sid):
-            message = by_id
-    if message is None:
-        log.info("status %s for an unknown message", new.value)
+    """One callback, its own conditional UPDATE: the exact path when a batch met another writer."""
+    message = _find(texts, update_)
+    if message is None or STATUS_RANK.get(DeliveryStatus(message.status), 99) >= STATUS_RANK[new]:
         return False
-    if STATUS_RANK.get(DeliveryStatus(message.status), 99) >= STATUS_RANK[new]:
-        return False  # a duplicate or a late one: never backwards (the UPDATE below checks again)
     lower = [s.value for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[new]]
     changed = session.execute(
         update(OutboundMessage)
         .where(OutboundMessage.id == message.id, OutboundMessage.status.in_(lower))
-        .values(status=new.value, status_at=now, error_code=error_code or message.error_code,
-                provider_sid=message_sid)
+        .values(status=new.value, status_at=now, error_code=update_.error_code or message.error_code,
+                provider_sid=update_.message_sid)
         .execution_options(synchronize_session=False)
     )
     if getattr(changed, "rowcount", 0) != 1:
         return False
-    message.status, message.provider_sid = new.value, message_sid
-    message.error_code = error_code or message.error_code
-    texts[message_sid] = message
+    message.status, message.provider_sid = new.value, update_.message_sid
+    message.error_code = update_.error_code or message.error_code
+    texts[update_.message_sid] = message
     if message.incident_id is not None:
         incidents.append(session, svc.cipher, message.incident_id, "delivery", now,
                          actor=f"message {message.id}", member_id=message.member_id,
-                         detail={"status": new.value, "error": error_code, "purpose": message.purpose,
+                         detail={"status": new.value, "error": update_.error_code, "purpose": message.purpose,
                                  "layer": message.layer})
-    if error_code is not None and message.member_id is not None:
-        member = session.get(Member, message.member_id)
-        if member is not None and error_code == OPTED_OUT:
-            member.status = MemberStatus.OPTED_OUT.value
-            member.opted_out_at = member.opted_out_at or now
-        elif member is not None and error_code in UNDELIVERABLE_CODES:
-            member.undeliverable_code = error_code
+    _mark_member(session, message.member_id, update_.error_code, now)
     return True

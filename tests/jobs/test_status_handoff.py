@@ -190,3 +190,24 @@ def test_the_drainer_lets_go_of_the_database_between_full_batches(client, svc, a
         post_callback(client, sid, status, message_id)
     assert inbox.drain(lambda updates: delivery.apply_statuses(svc, updates, NOW)) == 5
     assert len(pauses) == 2 and all(0 < p < 1 for p in pauses)  # after 2 + 2, not after the last 1
+
+
+def test_a_batch_that_meets_another_writer_is_redone_exactly(svc, alert):
+    """If a text moved on between the batch's read and its write, nothing moves back and the
+    thread gets no line for a status the text never took."""
+    incident_id, message_id, sid = alert
+    real = delivery._texts
+    calls = []
+
+    def stale_then_real(session, wanted):
+        texts = real(session, wanted)
+        calls.append(1)
+        if len(calls) == 1:  # what the batch read, just before another writer delivered the text
+            delivery.apply_statuses(svc, [StatusUpdate(sid, "delivered", message_id)], NOW)
+        return texts
+
+    with mock.patch.object(delivery, "_texts", side_effect=stale_then_real):
+        changed = delivery.apply_statuses(svc, [StatusUpdate(sid, "sent", message_id)], NOW)
+    assert changed == 0 and len(calls) == 3  # the batch, the other writer, the exact redo
+    assert state(svc, message_id)[0] == "delivered"
+    assert deliveries(svc, incident_id) == ["delivered"]
