@@ -68,9 +68,10 @@ def send_now(svc: Services, message_ids: list[int], *, bulk: bool = False) -> Ou
     if outcome.deferred:
         queues.enqueue(svc, queues.BULK, SEND_TEXTS, outcome.deferred, True)
     if outcome.retry:
-        # 429, 5xx, 30001/30008: back off and try again; the intent stays recorded meanwhile.
+        # 429, 5xx, 30001/30008: back off (messaging/retry.py) and try again; the intent stays
+        # recorded meanwhile, so the sweep sends it should this timer be lost.
         queues.enqueue(svc, queues.BULK if bulk else queues.URGENT, SEND_TEXTS, outcome.retry, bulk,
-                       at=utcnow() + timedelta(seconds=5))
+                       at=outcome.retry_at or utcnow() + timedelta(seconds=5))
     return outcome
 
 

@@ -18,10 +18,12 @@ class ProviderError(Exception):
     """A provider refused or failed a request."""
 
     def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None,
-                 ambiguous: bool = False) -> None:
+                 ambiguous: bool = False, retry_after: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.http_status = http_status
+        # The provider's Retry-After header, as sent (seconds or an HTTP date): wait at least that.
+        self.retry_after = retry_after
         # True when the request may have reached the provider (a timeout after sending):
         # the text must be reconciled, not blindly resent.
         self.ambiguous = ambiguous

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from random import Random
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, tuple_, update
@@ -35,6 +36,7 @@ from rapidresponse.members.models import Member, MemberStatus
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.messaging.provider import INVALID_NUMBER, NOT_MOBILE, OPTED_OUT, ProviderError, SentText
 from rapidresponse.messaging.ratelimit import RateLimiter
+from rapidresponse.messaging.retry import next_attempt
 from rapidresponse.privacy.masking import mask_phone
 from rapidresponse.services import Services
 
@@ -53,6 +55,7 @@ class Outcome:
     cancelled: int = 0
     reconciled: int = 0
     retry: list[int] = field(default_factory=list)  # temporary failures: send again later
+    retry_at: datetime | None = None  # when: the latest any of them asked for (backoff, Retry-After)
     ambiguous: int = 0
     deferred: list[int] = field(default_factory=list)  # not claimed: gave way to urgent work
     taken_over: int = 0  # our claim was taken by another worker before we sent: not ours to send
@@ -120,9 +123,10 @@ def status_callback_url(svc: Services, message_id: int) -> str:
 
 
 class Sender:
-    def __init__(self, svc: Services, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, svc: Services, *, clock: Callable[[], datetime] = utcnow, rng: Random | None = None) -> None:
         self.svc = svc
         self.clock = clock
+        self.rng = rng or Random()  # noqa: S311 - jitter for retries, not a secret
         settings = svc.settings
         self.limiter = RateLimiter(svc.redis, settings.sender_id, settings.send_rate_segments_per_second,
                                    prefix=settings.queue_prefix)
@@ -369,9 +373,21 @@ class Sender:
                 outcome.ambiguous += 1  # stays SENDING: reconciled once the lease runs out
                 log.warning("message %s to %s: %s", text.id, mask_phone(text.to), result)
             elif result.retryable:
-                message.status = DeliveryStatus.PENDING.value
                 message.error_code = result.code or result.http_status
+                at = next_attempt(text.token, now, valid_until=text.valid_until, retry_after=result.retry_after,
+                                  rng=self.rng)
+                if at is None:  # it could not go out in time: drop it rather than send it late
+                    self._finish(message, DeliveryStatus.EXPIRED if text.valid_until else DeliveryStatus.FAILED,
+                                 now)
+                    if text.valid_until:
+                        outcome.expired += 1
+                    else:
+                        outcome.failed += 1
+                    continue
+                message.status = DeliveryStatus.PENDING.value
+                message.requeued_at = at  # the sweep, too, leaves it until then
                 outcome.retry.append(text.id)
+                outcome.retry_at = at if outcome.retry_at is None else max(outcome.retry_at, at)
             else:
                 message.error_code = result.code or result.http_status
                 self._finish(message, DeliveryStatus.FAILED, now)

@@ -111,8 +111,12 @@ class TwilioProvider:
         client = self._client
         # A hanging send holds one thread; it must give up well inside the claim's lease.
         client.http_client.timeout = self._settings.send_timeout_seconds
-        with provider_errors("message"):
-            message = client.messages.create(**kwargs)
+        try:
+            with provider_errors("message"):
+                message = client.messages.create(**kwargs)
+        except ProviderError as exc:
+            exc.retry_after = getattr(client.http_client, "retry_after", None)
+            raise
         return SentText(sid=str(message.sid), status=str(message.status or "queued"))
 
     def place_call(self, to: str, *, twiml: str, status_callback: str | None) -> str:

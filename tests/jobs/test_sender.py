@@ -351,3 +351,32 @@ def test_bulk_batch_gives_way_between_chunks_and_leaves_the_rest_unclaimed(svc, 
     assert {message(svc, i).status for i in outcome.deferred} == {DeliveryStatus.PENDING.value}
     assert len(asked) == 1  # asked once, before claiming the second chunk
     assert len(posts(twilio_api)) == sender.chunk
+
+
+def test_twilio_retry_after_is_waited_for(svc, twilio_api, sender, responder):
+    """A 429 that says Retry-After: 40 is not tried again sooner, by the timer or by the sweep."""
+    status, headers, body = twilio_error(20429, 429)
+    script(twilio_api, (status, {"Retry-After": "40"}, body))
+    message_id = intent(svc, member_id=responder)
+    outcome = sender.send([message_id])
+    assert outcome.retry == [message_id]
+    assert outcome.retry_at is not None and outcome.retry_at >= NOW + timedelta(seconds=40)
+    assert message(svc, message_id).requeued_at == outcome.retry_at
+
+
+def test_refusals_back_off_longer_each_time(svc, twilio_api, sender, responder):
+    """Each further refusal of the same text waits longer before the next try (up to a cap)."""
+    script(twilio_api, *[twilio_error(20429, 429)] * 4)
+    message_id = intent(svc, member_id=responder)
+    waits = [(sender.send([message_id]).retry_at - NOW).total_seconds() for _ in range(4)]  # type: ignore[operator]
+    assert waits[0] <= 2 and 2 <= waits[1] <= 4 and 4 <= waits[2] <= 8 and 8 <= waits[3] <= 16
+
+
+def test_refused_alert_that_cannot_be_retried_in_time_is_expired(svc, twilio_api, sender, responder):
+    """An alert refused with Retry-After beyond its validity is dropped, not sent late."""
+    status, headers, body = twilio_error(20429, 429)
+    script(twilio_api, (status, {"Retry-After": "120"}, body))
+    message_id = intent(svc, member_id=responder, valid_until=NOW + timedelta(seconds=60))
+    outcome = sender.send([message_id])
+    assert (outcome.retry, outcome.expired) == ([], 1)
+    assert message(svc, message_id).status == DeliveryStatus.EXPIRED.value

@@ -21,6 +21,7 @@ PURE = [
     "rapidresponse/incidents/codes.py",
     "rapidresponse/privacy/masking.py",
     "rapidresponse/messaging/segments.py",
+    "rapidresponse/messaging/retry.py",
     "rapidresponse/members/phones.py",
 ]
 TWILIO_ADAPTERS = {
