@@ -2,16 +2,32 @@
 
 The sweep recomputes from the database what is due — escalations, texts whose job was lost,
 inbound texts whose handling crashed — so Redis holds triggers and the database holds the truth.
+
+Healing, so timers and retries never wait for RQ's 10-minute maintenance:
+- RQ runs its scheduler in a child process, which dies when Redis goes away. A thread here looks
+  at it every second and starts it again as soon as Redis answers.
+- That child exits when this process dies, even by `kill -9` (PR_SET_PDEATHSIG on Linux, and a
+  watch on its parent's pid everywhere), so no orphan holds the scheduler lock.
+- A Redis outage that ends RQ's work loop does not end the process: it waits for Redis and works on.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
 import sys
 import threading
 import time
+import uuid
+from types import FrameType
+from typing import Any
 
+from redis import Redis
+from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -24,6 +40,101 @@ from rapidresponse.settings import SettingsError
 from rapidresponse.trees.model import TreeConfigError
 
 log = logging.getLogger("rapidresponse.worker")
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+HEAL_INTERVAL_SECONDS = 1.0
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this (child) process exit when `parent` dies, however it dies."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    def watch() -> None:
+        # Also where prctl is missing, and for a parent that died before prctl took effect.
+        while os.getppid() == parent:
+            time.sleep(HEAL_INTERVAL_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+class Scheduler(RQScheduler):
+    """RQ's scheduler, whose child process goes when the worker that started it goes."""
+
+    _parent = 0
+
+    def start(self) -> Any:
+        self._parent = os.getpid()
+        return super().start()
+
+    def work(self) -> None:
+        die_with_parent(self._parent)
+        super().work()
+
+
+class Worker(SimpleWorker):
+    """RQ's SimpleWorker with a scheduler that dies with it and is restarted when it dies."""
+
+    # RQ waits up to a minute between reconnection attempts; come back within seconds.
+    max_connection_wait_time = 2.0
+
+    def __init__(self, *args: Any, scheduler_name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One scheduler name for the life of the process: after an outage ends RQ's work loop, the
+        # next loop's scheduler takes back the lock its predecessor held, without waiting for it to expire.
+        self.scheduler_name = scheduler_name or uuid.uuid4().hex
+        self.stopping = False
+        self._scheduler_lock = threading.Lock()
+        self._scheduler_stopped = False
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+        super().request_stop(signum, frame)
+
+    def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", *args: Any,
+                         **kwargs: Any) -> None:
+        # RQ's own, with our Scheduler class (RQ has no setting for it).
+        self.scheduler = Scheduler(self.queues, connection=self.connection, name=self.scheduler_name,
+                                   logging_level=logging_level if logging_level is not None else self.log.level,
+                                   serializer=self.serializer)
+        self.scheduler.acquire_locks()
+        if self.scheduler.acquired_locks:
+            self.scheduler.start()
+
+    def stop_scheduler(self) -> None:
+        with self._scheduler_lock:
+            self._scheduler_stopped = True
+            super().stop_scheduler()
+
+    def heal_scheduler(self) -> bool:
+        """Start the scheduler child again if it died (a Redis outage kills it) and the scheduler
+        lock is ours or free. True when it was started again."""
+        with self._scheduler_lock:
+            scheduler = self.scheduler
+            if self._scheduler_stopped or self.stopping or scheduler is None:
+                return False
+            process = scheduler._process
+            if process is not None and process.is_alive():  # is_alive() also reaps a dead child
+                return False
+            try:
+                scheduler.acquire_locks(auto_start=True)
+            except RedisError:
+                return False  # Redis still away: look again in a second
+            alive = scheduler._process is not None and scheduler._process.is_alive()
+            if alive and scheduler._process is not process:
+                log.warning("scheduler restarted (pid %s)", scheduler._process.pid)
+                return True
+            return False
+
+
+def keep_scheduler(worker: Worker, stop: threading.Event) -> None:
+    while not stop.wait(HEAL_INTERVAL_SECONDS):
+        try:
+            worker.heal_scheduler()
+        except Exception:  # noqa: BLE001 - the healer must outlive a bad moment
+            log.exception("could not check the scheduler")
 
 
 def sweep_forever(svc: Services, stop: threading.Event) -> None:
@@ -46,6 +157,38 @@ def sweep_forever(svc: Services, stop: threading.Event) -> None:
             time.sleep(interval)
 
 
+def wait_for_redis(redis: Redis) -> None:
+    wait = 0.1
+    while True:
+        try:
+            redis.ping()
+            return
+        except RedisError:
+            time.sleep(wait)
+            wait = min(wait * 2, HEAL_INTERVAL_SECONDS)
+
+
+def work(svc: Services) -> None:
+    """RQ's work loop, started again after anything but a requested stop (a Redis outage)."""
+    scheduler_name = uuid.uuid4().hex
+    while True:
+        worker = Worker([queues.queue(svc, name) for name in queues.ALL], connection=svc.redis,
+                        serializer=JSONSerializer, scheduler_name=scheduler_name)
+        stop_healing = threading.Event()
+        threading.Thread(target=keep_scheduler, args=(worker, stop_healing), name="scheduler-healer",
+                         daemon=True).start()
+        try:
+            worker.work(with_scheduler=True, logging_level="WARNING")
+        except RedisError as exc:
+            log.warning("worker lost Redis (%s)", type(exc).__name__)
+        finally:
+            stop_healing.set()
+        if worker.stopping:
+            return
+        log.warning("worker loop ended without a stop request; starting again once Redis answers")
+        wait_for_redis(svc.redis)
+
+
 def main() -> int:
     configure_logging()
     try:
@@ -62,11 +205,9 @@ def main() -> int:
         return 2
     stop = threading.Event()
     threading.Thread(target=sweep_forever, args=(svc, stop), name="sweep", daemon=True).start()
-    worker = SimpleWorker([queues.queue(svc, name) for name in queues.ALL], connection=svc.redis,
-                          serializer=JSONSerializer)
     log.info("worker listening on %s (provider: %s)", ", ".join(queues.ALL), svc.settings.provider_name)
     try:
-        worker.work(with_scheduler=True, logging_level="WARNING")
+        work(svc)
     finally:
         stop.set()
     return 0
