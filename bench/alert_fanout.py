@@ -176,24 +176,32 @@ class Bench:
         engine.dispose()
 
     def add_members(self, n: int) -> None:
-        from rapidresponse.members.models import Member, TreeMembership
+        from rapidresponse.members import registry
+        from rapidresponse.members.models import Member, MemberTag
 
         cipher = self.svc.cipher
         now = datetime.now(UTC)
+        places: list[dict[str, int]] = [{"bench": 1} for _ in range(n)]
+        for i in range(min(n, self.args.rate * 12)):
+            places[i]["rate"] = 1
+        for k in range(min(n, 10)):
+            places[k]["quick"] = 1 if k < 3 else 2
         rows = []
         for i in range(n):
             phone = f"+1212{5550000 + i:07d}" if i < 10000 else f"+1718{5550000 + i:07d}"
             rows.append({"phone_index": cipher.blind_index(phone), "phone_token": cipher.encrypt(phone),
-                         "language": "es" if i % 3 == 0 else "en", "roles": "member,responder",
+                         "language": "es" if i % 3 == 0 else "en",
+                         "places_token": registry.seal_places(cipher, ["member", "responder"], places[i]),
                          "status": "active", "consented_at": now, "created_at": now})
         with self.svc.db.session() as session:
             session.execute(insert(Member), rows)
             ids = list(session.scalars(select(Member.id).order_by(Member.id)))
-            memberships = [{"member_id": i, "tree": "bench", "layer": 1} for i in ids]
-            memberships += [{"member_id": i, "tree": "rate", "layer": 1} for i in ids[: self.args.rate * 12]]
-            memberships += [{"member_id": i, "tree": "quick", "layer": 1 if k < 3 else 2}
-                            for k, i in enumerate(ids[:10])]
-            session.execute(insert(TreeMembership), memberships)
+            tags = []
+            for member_id, where in zip(ids, places, strict=True):
+                real = sorted(registry.tags_for(cipher, ["member", "responder"], where))
+                real += [registry.filler_tag() for _ in range(registry.TAG_SLOTS - len(real))]
+                tags += [{"member_id": member_id, "tag": tag} for tag in real]
+            session.execute(insert(MemberTag), tags)
 
     def start_workers(self, **overrides: str) -> None:
         self.stop_workers()

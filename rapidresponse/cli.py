@@ -10,19 +10,21 @@ import argparse
 import getpass
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
-from rapidresponse.console.models import Coordinator
+from rapidresponse.console.models import Coordinator, email_index, new_coordinator
 from rapidresponse.db import Database, utcnow
 from rapidresponse.members import importer, registry
-from rapidresponse.members.models import Member, MemberStatus, TreeMembership
+from rapidresponse.members.models import Member, MemberStatus, MemberTag
 from rapidresponse.members.phones import InvalidNumberError, normalize_phone
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage
+from rapidresponse.privacy.crypto import FieldCipher
 from rapidresponse.privacy.masking import mask_phone
 from rapidresponse.services import Services
 from rapidresponse.settings import Settings, SettingsError
@@ -61,8 +63,11 @@ def app_or_exit() -> Any:
         raise SystemExit(2) from None
 
 
-def db_upgrade(database_url: str) -> None:
-    """Apply every Alembic migration to the database (the key check is the caller's: see main)."""
+def db_upgrade(database_url: str, cipher: FieldCipher | None = None) -> None:
+    """Apply every Alembic migration to the database (the key check is the caller's: see main).
+
+    The cipher lets a migration encrypt what older versions kept in clear; without one, only a
+    database with nothing to convert can be upgraded."""
     from pathlib import Path
 
     from alembic import command
@@ -73,6 +78,7 @@ def db_upgrade(database_url: str) -> None:
     config.set_main_option("script_location", str(root / "migrations"))
     config.attributes["database_url"] = database_url
     config.attributes["configure_logging"] = False
+    config.attributes["cipher"] = cipher
     command.upgrade(config, "head")
 
 
@@ -161,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from pathlib import Path
 
                 Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-            db_upgrade(settings.database_url)
+            old_keys = [str(settings.data_key_previous)] if settings.data_key_previous else []
+            db_upgrade(settings.database_url, FieldCipher(str(settings.data_key), *old_keys))
             key_check_or_exit(settings, rotating=True)
             print("database is up to date")
             return 0
@@ -297,19 +304,21 @@ def members_list(svc: Services, args: argparse.Namespace) -> int:
     if args.status:
         query = query.where(Member.status == args.status)
     if args.tree:
-        query = query.where(Member.memberships.any(TreeMembership.tree == args.tree))
+        layers = [registry.layer_tag(svc.cipher, args.tree, layer.number)
+                  for layer in svc.trees.trees[args.tree].layers]
+        query = query.where(Member.tags.any(MemberTag.tag.in_(layers)))
     with svc.db.session() as session:
-        table = [
-            (
+        table = []
+        for member in session.scalars(query):
+            places = registry.places(svc.cipher, member)
+            table.append((
                 mask_phone(svc.phone_of(member.phone_token)),
                 member.status,
                 member.language,
                 member.zone or "-",
-                member.roles.replace(",", ";"),
-                ";".join(f"{m.tree}:{m.layer}" for m in sorted(member.memberships, key=tree_name)) or "-",
-            )
-            for member in session.scalars(query)
-        ]
+                ";".join(sorted(places.roles)),
+                ";".join(f"{tree}:{layer}" for tree, layer in sorted(places.trees.items())) or "-",
+            ))
     if table:
         print_table(("number", "status", "language", "zone", "roles", "trees"), table)
     print(plural(len(table), "member"))
@@ -325,7 +334,7 @@ def members_remove(svc: Services, args: argparse.Namespace) -> int:
         member = registry.find_by_phone(session, svc.cipher, phone)
         if member is None:
             raise CommandError(f"no member with the number {mask_phone(phone)}")
-        layers = len(member.memberships)
+        layers = len(registry.places(svc.cipher, member).trees)
         # Texts to them not yet handed to the provider would otherwise still go out.
         session.execute(
             update(OutboundMessage)
@@ -346,12 +355,13 @@ def coordinators_create(svc: Services, args: argparse.Namespace) -> int:
 
     email = normalize_email(args.email)
     with svc.db.session() as session:
-        if session.scalar(select(Coordinator.id).where(Coordinator.email == email)) is not None:
+        if session.scalar(select(Coordinator.id).where(
+                Coordinator.email_index == email_index(svc.cipher, email))) is not None:
             raise CommandError(f"a coordinator {email} already exists")
     password = read_password(args.password_stdin)
     try:
         with svc.db.session() as session:
-            session.add(Coordinator(email=email, password_hash=generate_password_hash(password)))
+            session.add(new_coordinator(svc.cipher, email, generate_password_hash(password)))
     except IntegrityError:
         raise CommandError(f"a coordinator {email} already exists") from None
     print(f"created the coordinator {email}")
@@ -364,7 +374,8 @@ def coordinators_unlock(svc: Services, args: argparse.Namespace) -> int:
     email = normalize_email(args.email)
     cleared = limiter(svc).unlock(email)
     with svc.db.session() as session:
-        known = session.scalar(select(Coordinator.id).where(Coordinator.email == email)) is not None
+        known = session.scalar(select(Coordinator.id).where(
+            Coordinator.email_index == email_index(svc.cipher, email))) is not None
     note = "" if known else " (no coordinator has this email)"
     print(f"cleared {plural(cleared, 'sign-in limit')} for {email}{note}")
     return 0
@@ -395,16 +406,12 @@ def read_password(from_stdin: bool) -> str:
 
 
 def trees_show(svc: Services, args: argparse.Namespace) -> int:
+    # Places are encrypted: counted by opening each active member's (an operator's command, not a
+    # fan-out), which also finds places in trees the file no longer has.
+    counts: Counter[tuple[str, int]] = Counter()
     with svc.db.session() as session:
-        counts: dict[tuple[str, int], int] = {
-            (tree, layer): count
-            for tree, layer, count in session.execute(
-                select(TreeMembership.tree, TreeMembership.layer, func.count())
-                .join(Member, Member.id == TreeMembership.member_id)
-                .where(Member.status == MemberStatus.ACTIVE.value)
-                .group_by(TreeMembership.tree, TreeMembership.layer)
-            )
-        }
+        for token in session.scalars(select(Member.places_token).where(Member.status == MemberStatus.ACTIVE.value)):
+            counts.update(registry.places_in(svc.cipher, token).trees.items())
     for name, tree in svc.trees.trees.items():
         default = " (default)" if name == svc.trees.default_tree else ""
         print(f"{name}{default}: keywords {', '.join(tree.keywords) or '-'}")
@@ -425,10 +432,6 @@ def trees_show(svc: Services, args: argparse.Namespace) -> int:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
-
-
-def tree_name(membership: TreeMembership) -> str:
-    return membership.tree
 
 
 def seconds(value: float) -> str:

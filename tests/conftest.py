@@ -215,9 +215,7 @@ def add_member(svc: Services, phone: str, *, language: str = "en", zone: str | N
                status: MemberStatus = MemberStatus.ACTIVE) -> int:
     with svc.db.session() as session:
         member = registry.new_member(svc.cipher, phone, language=language, zone=zone, status=status,
-                                     roles=registry.parse_roles(roles))
-        if trees:
-            registry.set_memberships(member, trees)
+                                     roles=registry.parse_roles(roles), trees=trees)
         if status == MemberStatus.ACTIVE:
             member.consented_at = datetime.now(UTC)
         session.add(member)

@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 from flask import current_app, g, redirect, request, session, url_for
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from rapidresponse.console.models import Coordinator
+from rapidresponse.console.models import Coordinator, email_index, normalize_email
+from rapidresponse.privacy.crypto import FieldCipher
 from rapidresponse.services import Services
 
 log = logging.getLogger(__name__)
@@ -121,18 +122,14 @@ class LoginLimiter:
         return int(self.redis.delete(account, slot, *pairs)) if pairs else int(self.redis.delete(account, slot))
 
 
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
 def limiter(svc: Services) -> LoginLimiter:
     return LoginLimiter(svc.redis, svc.cipher.blind_index, svc.settings.queue_prefix)
 
 
-def authenticate(db_session: Session, email: str, password: str) -> Coordinator | None:
-    """The coordinator with this email and password, or None."""
+def authenticate(db_session: Session, cipher: FieldCipher, email: str, password: str) -> Coordinator | None:
+    """The coordinator with this email and password, or None (found by the email's blind index)."""
     coordinator = db_session.scalar(
-        select(Coordinator).where(func.lower(Coordinator.email) == normalize_email(email)))
+        select(Coordinator).where(Coordinator.email_index == email_index(cipher, email)))
     if coordinator is None:
         check_password_hash(_DUMMY_HASH, password)
         return None

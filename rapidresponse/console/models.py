@@ -1,21 +1,43 @@
-"""Coordinators: the people who sign in to the web console."""
+"""Coordinators: the people who sign in to the web console.
+
+An organiser's email is their identity: stored only encrypted, and found at sign-in by its
+blind index (keyed like the numbers', so a list of guessed emails cannot be matched without
+DATA_KEY).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rapidresponse.db import Base, UTCDateTime, utcnow
+from rapidresponse.privacy.crypto import FieldCipher
 
 
 class Coordinator(Base):
     __tablename__ = "coordinators"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    email_index: Mapped[str] = mapped_column(String(64), unique=True)
+    email_token: Mapped[bytes] = mapped_column(LargeBinary)
     password_hash: Mapped[str] = mapped_column(String(255))
     # Part of every session cookie; signing out bumps it, so a copied cookie stops working too.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def email_index(cipher: FieldCipher, email: str) -> str:
+    """The blind index of an email (normalized first; its own prefix keeps it apart from numbers')."""
+    return cipher.blind_index("email:" + normalize_email(email))
+
+
+def new_coordinator(cipher: FieldCipher, email: str, password_hash: str) -> Coordinator:
+    email = normalize_email(email)
+    return Coordinator(email_index=email_index(cipher, email), email_token=cipher.encrypt(email),
+                       password_hash=password_hash)

@@ -69,6 +69,7 @@ def _helpers() -> dict[str, Any]:
     return {
         "when": _when, "ago": _ago, "status_label": lambda s: STATUS_LABELS.get(s, s),
         "me": coordinator, "logout_form": LogoutForm() if coordinator else None,
+        "my_email": _services().cipher.decrypt(coordinator.email_token) if coordinator else None,
     }
 
 
@@ -96,7 +97,7 @@ def login() -> Any:
                  + (f"{-(-wait // 60)} minutes." if wait >= 60 else f"{wait} seconds."))
         return render_template("console/login.html", form=form, error=error), 429, {"Retry-After": str(wait)}
     with svc.db.session() as session:
-        coordinator = auth.authenticate(session, email, form.password.data or "")
+        coordinator = auth.authenticate(session, svc.cipher, email, form.password.data or "")
     if coordinator is None:
         return render_template("console/login.html", form=form, error="Wrong email or password."), 401
     limit.succeeded(email, address)

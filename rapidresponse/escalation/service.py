@@ -17,8 +17,8 @@ from rapidresponse.incidents import service as incidents
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, ThreadEvent
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import IncidentStatus, LayerStatus
-from rapidresponse.members.models import Member, MemberStatus, TreeMembership
-from rapidresponse.members.registry import RECIPIENT_COLUMNS, Recipient, recipients
+from rapidresponse.members.models import Member, MemberStatus, MemberTag
+from rapidresponse.members.registry import RECIPIENT_COLUMNS, Recipient, layer_tag, recipients
 from rapidresponse.messaging import outbox
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.privacy.masking import mask_phone_numbers
@@ -49,10 +49,12 @@ def alert_body(incident: Incident, text: str, language: str) -> str:
                   where=where, text=excerpt, verified_label=marker)
 
 
-def layer_recipients(session: Session, incident: Incident, layer: Layer) -> list[Recipient]:
-    """Reachable members of the layer, the report's zone first when the layer asks for it."""
-    found = recipients(session, select(*RECIPIENT_COLUMNS).join(TreeMembership).where(
-        TreeMembership.tree == incident.tree, TreeMembership.layer == layer.number,
+def layer_recipients(svc: Services, session: Session, incident: Incident, layer: Layer) -> list[Recipient]:
+    """Reachable members of the layer, the report's zone first when the layer asks for it.
+
+    One indexed look-up of the layer's keyed tag: only a holder of DATA_KEY can ask it."""
+    found = recipients(session, select(*RECIPIENT_COLUMNS).join(MemberTag).where(
+        MemberTag.tag == layer_tag(svc.cipher, incident.tree, layer.number),
         Member.status == MemberStatus.ACTIVE.value, Member.undeliverable_code.is_(None),
     ).order_by(Member.id))
     members = [m for m in found if m.id != incident.reporter_member_id]
@@ -65,7 +67,7 @@ def alert_layer(svc: Services, session: Session, incident: Incident, layer: Laye
                 *, unverified: bool = False) -> AfterCommit:
     """Claim the layer (WAITING -> ALERTED/SKIPPED) and record one alert per member of it."""
     after = AfterCommit()
-    recipients = layer_recipients(session, incident, layer)
+    recipients = layer_recipients(svc, session, incident, layer)
     status = LayerStatus.ALERTED if recipients else LayerStatus.SKIPPED
     claimed = session.execute(
         update(IncidentLayer)
@@ -140,7 +142,8 @@ def nobody_to_alert(svc: Services, session: Session, incident: Incident, now: da
     if told is not None:
         return AfterCommit()
     incidents.append(session, svc.cipher, incident.id, "nobody_alerted", now, actor="system")
-    return AfterCommit(send_ids=notify(svc, session, incident, incidents.coordinators(session), "incident.nobody",
+    return AfterCommit(send_ids=notify(svc, session, incident, incidents.coordinators(session, svc.cipher),
+                                       "incident.nobody",
                                        Purpose.RELAY, now, dedupe="nobody"))
 
 

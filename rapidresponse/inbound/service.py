@@ -257,7 +257,8 @@ class Conversation:
         member = self.member
         if member is None or not member.is_active:
             return self.capped_help(command)
-        if not (member.has_role(Role.COORDINATOR) or any(m.layer for m in member.memberships)):
+        cipher = self.svc.cipher
+        if not (registry.has_role(cipher, member, Role.COORDINATOR) or registry.places(cipher, member).trees):
             return self.reply("incident.not_allowed", command, "decide_refused")
         incident, problem = self.target(command)
         if incident is None:
@@ -272,7 +273,9 @@ class Conversation:
     def on_other(self, command: Command) -> Handled:
         member = self.member
         involved = member is not None and member.is_active and (
-            member.has_role(Role.RESPONDER) or member.has_role(Role.COORDINATOR) or bool(member.memberships))
+            registry.has_role(self.svc.cipher, member, Role.RESPONDER)
+            or registry.has_role(self.svc.cipher, member, Role.COORDINATOR)
+            or bool(registry.places(self.svc.cipher, member).trees))
         candidates = incidents.open_incidents_for(self.session, member, self.inbound.from_index)
         if command.code or candidates:
             incident, problem = self.target(command, candidates)
@@ -309,7 +312,10 @@ class Conversation:
         member = self.member
         if member is None:
             return False
-        return member.has_role(Role.COORDINATOR) or any(m.tree == incident.tree for m in member.memberships) \
+        cipher = self.svc.cipher
+        layers = [layer["number"] for layer in incident.plan["layers"]]
+        return registry.has_role(cipher, member, Role.COORDINATOR) \
+            or registry.in_layers(cipher, member, incident.tree, layers) \
             or incidents.alerted_layer(self.session, incident.id, member.id) is not None
 
     def capped_help(self, command: Command) -> Handled:

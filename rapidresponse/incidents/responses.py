@@ -75,7 +75,7 @@ def answer(svc: Services, session: Session, member: Member, incident: Incident, 
 def confirm(svc: Services, session: Session, member: Member, incident: Incident, now: datetime) -> Result:
     """A verifier's CONFIRM K7: the report is real; the next layer goes at once."""
     lang = member.language
-    if not incidents.may_decide(incident, member):
+    if not incidents.may_decide(svc.cipher, incident, member):
         return Result(render("incident.not_allowed", lang))
     after = confirm_incident(svc, session, incident, now, actor=incidents.who(member, svc.cipher),
                              member_id=member.id) or escalation.evaluate(svc, session, incident.id, now)
@@ -96,7 +96,7 @@ def close(svc: Services, session: Session, member: Member, incident: Incident, s
           now: datetime) -> Result:
     """FALSE K7 stands everyone down; RESOLVE K7 closes it. Unsent alerts are cancelled."""
     lang = member.language
-    if not incidents.may_decide(incident, member):
+    if not incidents.may_decide(svc.cipher, incident, member):
         return Result(render("incident.not_allowed", lang))
     return Result(render(f"incident.{'false_alarm' if status == IncidentStatus.FALSE_ALARM else 'resolved'}_ack",
                          lang, code=incident.code),
@@ -128,7 +128,7 @@ def relay(svc: Services, session: Session, sender: Member | None, phone: str, in
     actor = incidents.who(sender, svc.cipher, phone)
     incidents.append(session, svc.cipher, incident.id, "reply", now, actor=actor,
                      member_id=sender.id if sender else None, body=text)
-    recipients = {m.id: m for m in incidents.coordinators(session) + incidents.responders_who_said_yes(
+    recipients = {m.id: m for m in incidents.coordinators(session, svc.cipher) + incidents.responders_who_said_yes(
         session, incident.id)}
     if sender is not None:
         recipients.pop(sender.id, None)

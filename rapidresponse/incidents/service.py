@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from rapidresponse.incidents.codes import candidate_codes
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, ThreadEvent
 from rapidresponse.incidents.states import OPEN_STATUSES, IncidentStatus, LayerStatus
-from rapidresponse.members.models import Member, MemberStatus, Role
-from rapidresponse.members.registry import RECIPIENT_COLUMNS, Recipient, recipients
+from rapidresponse.members.models import Member, MemberStatus, MemberTag, Role
+from rapidresponse.members.registry import RECIPIENT_COLUMNS, Recipient, has_role, in_layers, recipients, role_tag
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.privacy.crypto import FieldCipher
 from rapidresponse.privacy.masking import mask_phone
@@ -53,9 +53,9 @@ def who(member: Member | None, cipher: FieldCipher, phone: str | None = None) ->
     if member is None:
         return f"reporter {mask_phone(phone)}"
     number = mask_phone(cipher.decrypt(member.phone_token))
-    if member.has_role(Role.COORDINATOR):
+    if has_role(cipher, member, Role.COORDINATOR):
         return f"coordinator {number}"
-    if member.has_role(Role.RESPONDER):
+    if has_role(cipher, member, Role.RESPONDER):
         return f"responder {number}"
     return f"member {number}"
 
@@ -189,12 +189,12 @@ def record_answer(session: Session, cipher: FieldCipher, incident: Incident, mem
     return Answer(recorded=True, answer=answer, layer=layer)
 
 
-def may_decide(incident: Incident, member: Member) -> bool:
+def may_decide(cipher: FieldCipher, incident: Incident, member: Member) -> bool:
     """Verifiers of the incident's tree and coordinators may confirm, stand down or resolve it."""
-    if member.has_role(Role.COORDINATOR):
+    if has_role(cipher, member, Role.COORDINATOR):
         return True
     verifier_layers = {layer["number"] for layer in incident.plan["layers"] if layer.get("verifies")}
-    return any(m.tree == incident.tree and m.layer in verifier_layers for m in member.memberships)
+    return in_layers(cipher, member, incident.tree, verifier_layers)
 
 
 def set_status(session: Session, cipher: FieldCipher, incident: Incident, status: IncidentStatus, now: datetime,
@@ -243,9 +243,9 @@ def alerted_members(session: Session, incident_id: int) -> list[Recipient]:
         Member.id.in_(ids), Member.status != MemberStatus.OPTED_OUT.value).order_by(Member.id))
 
 
-def coordinators(session: Session) -> list[Recipient]:
-    return recipients(session, select(*RECIPIENT_COLUMNS).where(
-        Member.roles.like(f"%{Role.COORDINATOR.value}%"), Member.status == MemberStatus.ACTIVE.value))
+def coordinators(session: Session, cipher: FieldCipher) -> list[Recipient]:
+    return recipients(session, select(*RECIPIENT_COLUMNS).join(MemberTag).where(
+        MemberTag.tag == role_tag(cipher, Role.COORDINATOR), Member.status == MemberStatus.ACTIVE.value))
 
 
 def responders_who_said_yes(session: Session, incident_id: int) -> list[Recipient]:

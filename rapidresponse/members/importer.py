@@ -231,9 +231,9 @@ def apply(session: Session, cipher: FieldCipher, rows: Sequence[MemberRow], *, n
         member = existing.get(row.phone)
         if member is None:
             member = registry.new_member(cipher, row.phone, language=row.language, zone=row.zone,
-                                         status=MemberStatus.ACTIVE, roles=row.roles, name=row.name)
+                                         status=MemberStatus.ACTIVE, roles=row.roles, name=row.name,
+                                         trees=dict(row.trees))
             member.consented_at = now
-            registry.set_memberships(member, dict(row.trees))
             session.add(member)
             result.created += 1
             newly_active.append((member, row.phone))
@@ -265,7 +265,5 @@ def _update(member: Member, row: MemberRow, cipher: FieldCipher) -> None:
         member.language = row.language
     if "zone" in row.columns:
         member.zone = row.zone
-    if "roles" in row.columns:
-        member.roles = row.roles
-    if "trees" in row.columns:
-        registry.set_memberships(member, dict(row.trees))
+    registry.set_places(cipher, member, roles=row.roles if "roles" in row.columns else None,
+                        trees=dict(row.trees) if "trees" in row.columns else None)

@@ -1,12 +1,13 @@
 """Members: people on the network's lists. No field here records immigration status or
-anything like it, and the phone number is stored only encrypted, found by its blind index."""
+anything like it; the phone number, name, roles and places in the trees are stored only
+encrypted, found by a blind index (the number) or keyed tags (roles and tree layers)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rapidresponse.db import Base, UTCDateTime, utcnow
@@ -32,7 +33,10 @@ class Member(Base):
     phone_token: Mapped[bytes] = mapped_column(LargeBinary)
     name_token: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     language: Mapped[str] = mapped_column(String(8), default="en")
-    roles: Mapped[str] = mapped_column(String(64), default=Role.MEMBER.value)
+    # Roles and places in the trees, encrypted and padded to a fixed size (so not even its length
+    # tells a responder from a member). What must be asked of many members at once (who is in
+    # ice layer 1, who coordinates) is asked of `tags` instead. Read and written by members.registry.
+    places_token: Mapped[bytes] = mapped_column(LargeBinary)
     zone: Mapped[str | None] = mapped_column(String(64), default=None)
     status: Mapped[str] = mapped_column(String(16), default=MemberStatus.PENDING.value)
     consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
@@ -41,16 +45,9 @@ class Member(Base):
     undeliverable_code: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    memberships: Mapped[list[TreeMembership]] = relationship(
+    tags: Mapped[list[MemberTag]] = relationship(
         back_populates="member", cascade="all, delete-orphan", lazy="selectin"
     )
-
-    @property
-    def role_set(self) -> set[str]:
-        return {r for r in self.roles.split(",") if r}
-
-    def has_role(self, role: Role) -> bool:
-        return role.value in self.role_set
 
     @property
     def is_active(self) -> bool:
@@ -62,15 +59,15 @@ class Member(Base):
         return self.is_active and self.undeliverable_code is None
 
 
-class TreeMembership(Base):
-    """A member's place in a tree: which layer of the `ice` tree, say. One layer per tree."""
+class MemberTag(Base):
+    """A keyed tag (privacy/crypto.FieldCipher.tag) of one fact about a member: `role:responder`,
+    `ice:1` (tree ice, layer 1). Every member has the same number of rows, padded with random
+    tags, so without the key the table tells nobody apart. Indexed: layer planning is one look-up."""
 
-    __tablename__ = "tree_memberships"
-    __table_args__ = (UniqueConstraint("member_id", "tree"),)
+    __tablename__ = "member_tags"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
-    tree: Mapped[str] = mapped_column(String(32), index=True)
-    layer: Mapped[int] = mapped_column(Integer)
+    tag: Mapped[str] = mapped_column(String(64), index=True)
 
-    member: Mapped[Member] = relationship(back_populates="memberships")
+    member: Mapped[Member] = relationship(back_populates="tags")

@@ -1,8 +1,15 @@
-"""The member registry: find, join, confirm, opt out and back in, language, zone, roles."""
+"""The member registry: find, join, confirm, opt out and back in, language, zone, roles, trees.
+
+Roles and places in the trees are private: stored as one encrypted, padded token per member
+(read with `places`), and as keyed tags (`role_tag`, `layer_tag`) for the questions asked of
+many members at once. Both are written only by `set_places`.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,10 +17,15 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from rapidresponse.members.models import Member, MemberStatus, Role, TreeMembership
+from rapidresponse.members.models import Member, MemberStatus, MemberTag, Role
 from rapidresponse.privacy.crypto import FieldCipher
 
 ZONE = re.compile(r"^[a-z0-9][a-z0-9 _\-]{0,63}$")
+# Every member has at least this many tag rows (real ones and random fillers) and a places token
+# padded to a multiple of PLACES_BLOCK bytes: neither the row count nor the token's length tells
+# a responder from a member. (2 roles + one layer per tree: 8 covers five trees.)
+TAG_SLOTS = 8
+PLACES_BLOCK = 256
 
 
 class MemberError(ValueError):
@@ -63,16 +75,95 @@ def find_by_phone(session: Session, cipher: FieldCipher, phone: str) -> Member |
 
 def new_member(cipher: FieldCipher, phone: str, *, language: str = "en", zone: str | None = None,
                status: MemberStatus = MemberStatus.PENDING, roles: str = Role.MEMBER.value,
-               name: str | None = None) -> Member:
-    return Member(
+               name: str | None = None, trees: dict[str, int] | None = None) -> Member:
+    member = Member(
         phone_index=cipher.blind_index(phone),
         phone_token=cipher.encrypt(phone),
         name_token=cipher.encrypt(name) if name else None,
         language=language,
         zone=zone,
         status=status.value,
-        roles=roles,
     )
+    set_places(cipher, member, roles=roles, trees=trees or {})
+    return member
+
+
+@dataclass(frozen=True)
+class Places:
+    """A member's roles and places in the trees (tree name -> layer number), decrypted."""
+
+    roles: frozenset[str]
+    trees: dict[str, int]
+
+
+def role_tag(cipher: FieldCipher, role: Role) -> str:
+    return cipher.tag(f"role:{role.value}")
+
+
+def layer_tag(cipher: FieldCipher, tree: str, layer: int) -> str:
+    return cipher.tag(f"{tree}:{layer}")
+
+
+def places(cipher: FieldCipher, member: Member) -> Places:
+    return places_in(cipher, member.places_token)
+
+
+def places_in(cipher: FieldCipher, token: bytes) -> Places:
+    data = json.loads(cipher.decrypt(token))
+    return Places(roles=frozenset(data["roles"]), trees={str(t): int(n) for t, n in data["trees"].items()})
+
+
+def has_role(cipher: FieldCipher, member: Member, role: Role) -> bool:
+    if role == Role.MEMBER:
+        return True
+    return role_tag(cipher, role) in {t.tag for t in member.tags}
+
+
+def in_layers(cipher: FieldCipher, member: Member, tree: str, layers: Iterable[int]) -> bool:
+    """Whether the member is in one of these layers of the tree."""
+    held = {t.tag for t in member.tags}
+    return any(layer_tag(cipher, tree, n) in held for n in layers)
+
+
+def seal_places(cipher: FieldCipher, roles: Iterable[str], trees: dict[str, int]) -> bytes:
+    """The encrypted places token: JSON padded with spaces to a multiple of PLACES_BLOCK."""
+    plain = json.dumps({"roles": sorted(roles), "trees": dict(sorted(trees.items()))})
+    return cipher.encrypt(plain.ljust((len(plain) // PLACES_BLOCK + 1) * PLACES_BLOCK))
+
+
+def tags_for(cipher: FieldCipher, roles: Iterable[str], trees: dict[str, int]) -> set[str]:
+    """The real tags for these roles and places (every member holds `member`: it gets none)."""
+    wanted = {role_tag(cipher, Role(r)) for r in roles if r != Role.MEMBER.value}
+    return wanted | {layer_tag(cipher, t, n) for t, n in trees.items()}
+
+
+def filler_tag() -> str:
+    """A random tag, as long as a real one and matching nothing."""
+    return secrets.token_hex(32)
+
+
+def set_places(cipher: FieldCipher, member: Member, *, roles: str | None = None,
+               trees: dict[str, int] | None = None) -> None:
+    """Give the member these roles (a parse_roles string) and/or exactly these tree:layer places.
+
+    Tag rows are rewritten in place, never deleted and re-added, and never fewer than TAG_SLOTS.
+    """
+    current = places(cipher, member) if member.places_token else Places(frozenset({Role.MEMBER.value}), {})
+    role_set = frozenset(r for r in roles.split(",") if r) if roles is not None else current.roles
+    tree_map = dict(trees) if trees is not None else current.trees
+    member.places_token = seal_places(cipher, role_set, tree_map)
+    wanted = tags_for(cipher, role_set, tree_map)
+    free = []
+    for row in member.tags:
+        if row.tag in wanted:
+            wanted.discard(row.tag)
+        else:
+            free.append(row)
+    for row in free:
+        row.tag = wanted.pop() if wanted else filler_tag()
+    member.tags.extend(MemberTag(tag=t) for t in sorted(wanted))
+    while len(member.tags) < TAG_SLOTS:
+        member.tags.append(MemberTag(tag=filler_tag()))
 
 
 def join(session: Session, cipher: FieldCipher, phone: str, *, language: str, zone: str | None,
@@ -114,15 +205,3 @@ def opt_back_in(member: Member, now: datetime) -> None:
     if member.undeliverable_code == 21610:
         member.undeliverable_code = None
 
-
-def set_memberships(member: Member, trees: dict[str, int]) -> None:
-    """Put the member in exactly these tree:layer places.
-
-    Changed in place, not replaced: a delete and an insert of the same (member, tree) in one
-    flush would trip the one-layer-per-tree constraint.
-    """
-    wanted = dict(trees)
-    member.memberships = [m for m in member.memberships if m.tree in wanted]
-    for membership in member.memberships:
-        membership.layer = wanted.pop(membership.tree)
-    member.memberships.extend(TreeMembership(tree=t, layer=n) for t, n in sorted(wanted.items()))

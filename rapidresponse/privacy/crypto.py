@@ -31,6 +31,11 @@ class FieldCipher:
         self._index_key = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"rapidresponse blind index v1"
         ).derive(data_key.encode("ascii"))
+        # Tags (who holds a role, who is in which tree layer) get a key of their own: a tag can
+        # never be matched against a blind index, nor the other way round.
+        self._tag_key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"rapidresponse tags v1"
+        ).derive(data_key.encode("ascii"))
 
     def encrypt(self, value: str) -> bytes:
         return self._fernet.encrypt(value.encode("utf-8"))
@@ -44,6 +49,11 @@ class FieldCipher:
     def blind_index(self, value: str) -> str:
         """Keyed hash of a normalized value (an E.164 number), hex; equal inputs give equal outputs."""
         return hmac.new(self._index_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def tag(self, value: str) -> str:
+        """Keyed tag of a fact like `role:responder` or `ice:1`, hex: without the key, a column of
+        tags says nothing, and only a holder of the key can ask who has a given one."""
+        return hmac.new(self._tag_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 KEY_CHECK_MESSAGE = b"rapidresponse DATA_KEY check"

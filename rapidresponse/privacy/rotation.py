@@ -2,7 +2,8 @@
 
 Run with the app stopped: DATA_KEY set to the new key and DATA_KEY_PREVIOUS to the old one, then
 `rapidresponse db rotate-key`. Until it has finished, both keys decrypt (so an interrupted run is
-simply run again); the blind indexes (how numbers are found) follow the new key only once it is done.
+simply run again); the blind indexes (how numbers are found) and the keyed tags (who is in which
+layer, who holds which role) follow the new key only once it is done.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rapidresponse.console.models import Coordinator, email_index
 from rapidresponse.incidents.models import Incident, ThreadEvent
+from rapidresponse.members import registry
 from rapidresponse.members.models import Member
 from rapidresponse.messaging.models import InboundMessage, OutboundMessage, SimulatedMessage
 from rapidresponse.privacy.crypto import FieldCipher
@@ -25,6 +28,7 @@ ENCRYPTED: dict[Any, tuple[tuple[str, str | None], ...]] = {
     Incident: (("reporter_token", "reporter_index"), ("text_token", None)),
     ThreadEvent: (("body_token", None),),
     SimulatedMessage: (("phone_token", "phone_index"), ("body_token", None)),
+    Coordinator: (("email_token", None),),
 }
 
 
@@ -46,6 +50,10 @@ def rotate(session: Session, cipher: FieldCipher, batch: int = 500) -> dict[str,
                     setattr(row, token_column, cipher.encrypt(plain))
                     if index_column is not None:
                         setattr(row, index_column, cipher.blind_index(plain))
+                if isinstance(row, Member):
+                    registry.set_places(cipher, row)  # re-encrypts the places and recomputes the tags
+                elif isinstance(row, Coordinator):
+                    row.email_index = email_index(cipher, cipher.decrypt(row.email_token))
             session.flush()
             done += len(rows)
             last_id = rows[-1].id

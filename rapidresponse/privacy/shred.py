@@ -12,7 +12,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, ThreadEvent
-from rapidresponse.members.models import Member, TreeMembership
+from rapidresponse.members.models import Member, MemberTag
 from rapidresponse.messaging.models import InboundMessage, OutboundMessage, SimulatedMessage
 
 
@@ -37,6 +37,6 @@ def shred(session: Session, *, members: bool) -> Shredded:
     messages += _count(session.execute(delete(SimulatedMessage)))
     removed = 0
     if members:
-        session.execute(delete(TreeMembership))
+        session.execute(delete(MemberTag))
         removed = _count(session.execute(delete(Member)))
     return Shredded(incidents=incidents, messages=messages, members=removed)

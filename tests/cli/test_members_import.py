@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from rapidresponse.i18n import render
 from rapidresponse.jobs import queues
+from rapidresponse.members import registry
 from rapidresponse.members.models import Member, MemberStatus
 from rapidresponse.messaging.models import OutboundMessage
 from tests.cli.conftest import sqlite_bytes
@@ -31,12 +32,13 @@ def test_good_file_imports_active_members_with_memberships(run, svc, csv_file):
     ana = member(svc, "+12125550101")
     assert (ana.status, ana.language, ana.zone) == (MemberStatus.ACTIVE.value, "es", "eastside")
     assert ana.consented_at is not None
-    assert ana.role_set == {"member", "responder", "coordinator"}
-    assert {(m.tree, m.layer) for m in ana.memberships} == {("ice", 1), ("eviction", 2)}
+    places = registry.places(svc.cipher, ana)
+    assert places.roles == {"member", "responder", "coordinator"}
+    assert places.trees == {"ice": 1, "eviction": 2}
     assert svc.cipher.decrypt(ana.name_token) == "Ana Example"
     plain = member(svc, "+12125550102")
-    assert (plain.language, plain.zone, plain.roles, plain.memberships, plain.name_token) == (
-        "en", None, "member", [], None)
+    assert (plain.language, plain.zone, registry.places(svc.cipher, plain), plain.name_token) == (
+        "en", None, registry.Places(frozenset({"member"}), {}), None)
 
 
 def test_numbers_and_names_are_encrypted_at_rest(run, svc, csv_file, database_url):
@@ -101,7 +103,7 @@ def test_existing_member_is_updated_in_the_columns_the_file_has(run, svc, csv_fi
     assert result.out.strip() == "imported 3 members (2 updated)"
     updated = member(svc, "+12125550101")
     assert (updated.language, updated.zone) == ("es", "north")
-    assert {(m.tree, m.layer) for m in updated.memberships} == {("ice", 1), ("eviction", 1)}
+    assert registry.places(svc.cipher, updated).trees == {"ice": 1, "eviction": 1}
     pending = member(svc, "+12125550102")
     assert (pending.status, pending.zone) == ("active", "south") and pending.consented_at is not None
 

@@ -6,7 +6,7 @@ import re
 
 from werkzeug.security import generate_password_hash
 
-from rapidresponse.console.models import Coordinator
+from rapidresponse.console.models import new_coordinator
 
 EMAIL = "ana@example.org"
 PASSWORD = "correct horse battery staple"
@@ -14,7 +14,7 @@ PASSWORD = "correct horse battery staple"
 
 def add_coordinator(svc, email=EMAIL, password=PASSWORD) -> int:
     with svc.db.session() as session:
-        coordinator = Coordinator(email=email, password_hash=generate_password_hash(password))
+        coordinator = new_coordinator(svc.cipher, email, generate_password_hash(password))
         session.add(coordinator)
         session.flush()
         return coordinator.id
