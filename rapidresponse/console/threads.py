@@ -21,13 +21,14 @@ from sqlalchemy.orm import Session
 from rapidresponse.db import parse_id
 from rapidresponse.escalation.policy import responders_on_the_way
 from rapidresponse.incidents import service as incidents
-from rapidresponse.incidents.models import Acknowledgement, Incident, ThreadEvent
+from rapidresponse.incidents.models import Acknowledgement, Incident, Participant, ThreadEvent
 from rapidresponse.incidents.responses import close_incident, confirm_incident, wanted
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import OPEN_STATUSES, IncidentStatus, LayerStatus
+from rapidresponse.members.models import Member
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage
 from rapidresponse.privacy.crypto import DecryptionError, FieldCipher
-from rapidresponse.privacy.masking import mask_phone_numbers
+from rapidresponse.privacy.masking import mask_phone, mask_phone_numbers
 from rapidresponse.services import Services
 from rapidresponse.trees.model import Tree
 
@@ -195,6 +196,43 @@ def masked(text: str | None, show: bool) -> tuple[str | None, bool]:
     return (text if show else hidden), hidden != text and not show
 
 
+class Actors:
+    """Names a thread's lines for a coordinator: stored lines hold only pseudonyms ("responder 3")
+    and message ids; the masked number behind each is looked up now, with the key, and only here."""
+
+    def __init__(self, session: Session, cipher: FieldCipher, incident: Incident) -> None:
+        self.session, self.cipher, self.incident = session, cipher, incident
+        self.participants = {p.id: p for p in session.scalars(
+            select(Participant).where(Participant.incident_id == incident.id))}
+        self._numbers: dict[int, str] = {}
+
+    def name(self, event: ThreadEvent) -> str:
+        if event.participant_id is not None and event.participant_id in self.participants:
+            return self._participant(self.participants[event.participant_id])
+        if event.actor == incidents.REPORTER:
+            return f"reporter {self._masked(self.incident.reporter_token)}"
+        message = event.detail.get("message") if event.kind.endswith("_sent") else None
+        if isinstance(message, int):
+            token = self.session.scalar(select(OutboundMessage.to_token).where(OutboundMessage.id == message))
+            return self._masked(token) if token is not None else event.actor
+        return event.actor
+
+    def _participant(self, named: Participant) -> str:
+        pseudonym = f"{readable(self.cipher, named.label_token)} {named.number}"
+        if named.id not in self._numbers:
+            phone = None
+            if named.member_token is not None:
+                member_id = int(self.cipher.decrypt(named.member_token))
+                phone = self.session.scalar(select(Member.phone_token).where(Member.id == member_id))
+            self._numbers[named.id] = self._masked(phone) if phone is not None else ""
+        number = self._numbers[named.id]
+        return f"{pseudonym} ({number})" if number else pseudonym
+
+    def _masked(self, token: bytes | None) -> str:
+        text = readable(self.cipher, token)
+        return mask_phone(text) if text and text != UNREADABLE else "…"
+
+
 def incident_view(session: Session, cipher: FieldCipher, incident_id: int,
                   reveal: str | int | None = None) -> IncidentView | None:
     """The incident page. Numbers typed into the report and the thread are masked, except in the
@@ -203,11 +241,12 @@ def incident_view(session: Session, cipher: FieldCipher, incident_id: int,
     if incident is None:
         return None
     tree = Tree.thaw(incident.plan)
+    actors = Actors(session, cipher, incident)
     events = []
     for e in session.scalars(select(ThreadEvent).where(ThreadEvent.incident_id == incident.id)
                              .order_by(ThreadEvent.at, ThreadEvent.id)):
         body, hidden = masked(readable(cipher, e.body_token), reveal == e.id)
-        events.append(Event(at=e.at, kind=e.kind, actor=e.actor, body=body, detail=_detail(e.detail), id=e.id,
+        events.append(Event(at=e.at, kind=e.kind, actor=actors.name(e), body=body, detail=_detail(e.detail), id=e.id,
                             masked=hidden))
     layers = []
     for lay in incident.layers:

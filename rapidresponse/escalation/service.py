@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from rapidresponse.escalation.policy import Decision, LayerState, Step, decide, due_at
 from rapidresponse.i18n import MissingMessageError, render
 from rapidresponse.incidents import service as incidents
-from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, ThreadEvent
+from rapidresponse.incidents.models import Incident, IncidentLayer, ThreadEvent
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import IncidentStatus, LayerStatus
 from rapidresponse.members.models import Member, MemberStatus, MemberTag
@@ -161,8 +161,7 @@ def mark_covered(svc: Services, session: Session, incident: Incident, now: datet
         .values(status=LayerStatus.NOT_NEEDED.value)
     )
     incidents.append(session, svc.cipher, incident.id, "covered", now, actor="system")
-    answered = set(session.scalars(select(Acknowledgement.member_id).where(
-        Acknowledgement.incident_id == incident.id)).all())
+    answered = incidents.answered(session, svc.cipher, incident.id)
     members = [m for m in incidents.alerted_members(session, incident.id) if m.id not in answered]
     after.send_ids.extend(notify(svc, session, incident, members, "incident.covered", Purpose.COVERED, now))
     return after

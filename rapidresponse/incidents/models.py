@@ -62,23 +62,40 @@ class IncidentLayer(Base):
     incident: Mapped[Incident] = relationship(back_populates="layers")
 
 
-class Acknowledgement(Base):
-    """A responder's answer to an incident: yes (on my way) or no. One per member per incident."""
+class Participant(Base):
+    """A member as one incident's thread names them: by a number ("responder 3"), never by id or
+    phone. The label is encrypted; the member behind it is found by a keyed tag (only with
+    DATA_KEY) and resolved, for a coordinator reading the thread, from an encrypted member id."""
 
-    __tablename__ = "acknowledgements"
-    __table_args__ = (UniqueConstraint("incident_id", "member_id"),)
+    __tablename__ = "incident_participants"
+    __table_args__ = (UniqueConstraint("incident_id", "number"), UniqueConstraint("incident_id", "member_tag"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
-    # NULL once the incident is closed: the count stays, who answered does not.
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    member_tag: Mapped[str | None] = mapped_column(String(64), default=None)
+    member_token: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    label_token: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Acknowledgement(Base):
+    """A responder's answer to an incident: yes (on my way) or no. One per participant per incident;
+    which member answered is known only through the participant, with the key."""
+
+    __tablename__ = "acknowledgements"
+    __table_args__ = (UniqueConstraint("incident_id", "participant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("incident_participants.id", ondelete="CASCADE"))
     layer: Mapped[int | None] = mapped_column(Integer, default=None)
     answer: Mapped[str] = mapped_column(String(8))  # yes / no
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ThreadEvent(Base):
-    """One line of an incident's thread. Append-only; `actor` is already masked."""
+    """One line of an incident's thread. Append-only. A member's line names its participant (a
+    pseudonym); `actor` is only for others (system, a console user, the reporter), never a number."""
 
     __tablename__ = "thread_events"
 
@@ -87,6 +104,7 @@ class ThreadEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(24))
     actor: Mapped[str] = mapped_column(String(64), default="")
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incident_participants.id", ondelete="SET NULL"), default=None)
     body_token: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

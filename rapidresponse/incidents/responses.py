@@ -77,17 +77,17 @@ def confirm(svc: Services, session: Session, member: Member, incident: Incident,
     lang = member.language
     if not incidents.may_decide(svc.cipher, incident, member):
         return Result(render("incident.not_allowed", lang))
-    after = confirm_incident(svc, session, incident, now, actor=incidents.who(member, svc.cipher),
-                             member_id=member.id) or escalation.evaluate(svc, session, incident.id, now)
+    after = confirm_incident(svc, session, incident, now, actor="", member=member) \
+        or escalation.evaluate(svc, session, incident.id, now)
     return Result(render("incident.confirmed_ack", lang, code=incident.code), after)
 
 
 def confirm_incident(svc: Services, session: Session, incident: Incident, now: datetime, *, actor: str,
-                     member_id: int | None = None) -> AfterCommit | None:
+                     member: Member | None = None) -> AfterCommit | None:
     """Mark an incident confirmed and alert what that makes due; None if it already was (also used
     by the console)."""
     if not incidents.set_status(session, svc.cipher, incident, IncidentStatus.CONFIRMED, now, actor=actor,
-                                member_id=member_id):
+                                member=member):
         return None
     return escalation.evaluate(svc, session, incident.id, now)
 
@@ -100,16 +100,16 @@ def close(svc: Services, session: Session, member: Member, incident: Incident, s
         return Result(render("incident.not_allowed", lang))
     return Result(render(f"incident.{'false_alarm' if status == IncidentStatus.FALSE_ALARM else 'resolved'}_ack",
                          lang, code=incident.code),
-                  close_incident(svc, session, incident, status, now, actor=incidents.who(member, svc.cipher),
-                                 member_id=member.id))
+                  close_incident(svc, session, incident, status, now, actor="", member=member))
 
 
 def close_incident(svc: Services, session: Session, incident: Incident, status: IncidentStatus, now: datetime,
-                   *, actor: str, member_id: int | None = None) -> AfterCommit:
+                   *, actor: str, member: Member | None = None) -> AfterCommit:
     """Close an incident and tell everyone already alerted (also used by the console)."""
     after = AfterCommit()
-    if not incidents.set_status(session, svc.cipher, incident, status, now, actor=actor, member_id=member_id):
+    if not incidents.set_status(session, svc.cipher, incident, status, now, actor=actor, member=member):
         return after
+    member_id = member.id if member is not None else None
     incidents.cancel_unsent(session, incident.id, now)
     key = CLOSING_MESSAGES.get(status, "incident.resolved")
     members = [m for m in incidents.alerted_members(session, incident.id) if m.id != member_id]
@@ -126,10 +126,10 @@ def relay(svc: Services, session: Session, sender: Member | None, phone: str, in
     responders never need them, and coordinators can reveal them in the console.
     """
     actor = incidents.who(sender, svc.cipher, phone)
-    incidents.append(session, svc.cipher, incident.id, "reply", now, actor=actor,
-                     member_id=sender.id if sender else None, body=text)
+    incidents.append(session, svc.cipher, incident.id, "reply", now, actor=incidents.REPORTER, member=sender,
+                     body=text)
     recipients = {m.id: m for m in incidents.coordinators(session, svc.cipher) + incidents.responders_who_said_yes(
-        session, incident.id)}
+        session, svc.cipher, incident.id)}
     if sender is not None:
         recipients.pop(sender.id, None)
     texts = [

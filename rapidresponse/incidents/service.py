@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rapidresponse.incidents.codes import candidate_codes
-from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, ThreadEvent
+from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.incidents.states import OPEN_STATUSES, IncidentStatus, LayerStatus
 from rapidresponse.members.models import Member, MemberStatus, MemberTag, Role
 from rapidresponse.members.registry import RECIPIENT_COLUMNS, Recipient, has_role, in_layers, recipients, role_tag
@@ -48,26 +48,75 @@ class AfterCommit:
             self.start_incident = other.start_incident
 
 
-def who(member: Member | None, cipher: FieldCipher, phone: str | None = None) -> str:
-    """How a person appears in a thread or relay: role and the last four digits, nothing more."""
-    if member is None:
-        return f"reporter {mask_phone(phone)}"
-    number = mask_phone(cipher.decrypt(member.phone_token))
+REPORTER = "reporter"  # a reporter who is not a member: the incident's own (encrypted) reporter
+
+
+def label(cipher: FieldCipher, member: Member) -> str:
+    """What a member is called in a thread or relay, before their number: their highest role."""
     if has_role(cipher, member, Role.COORDINATOR):
-        return f"coordinator {number}"
+        return "coordinator"
     if has_role(cipher, member, Role.RESPONDER):
-        return f"responder {number}"
-    return f"member {number}"
+        return "responder"
+    return "member"
+
+
+def who(member: Member | None, cipher: FieldCipher, phone: str | None = None) -> str:
+    """How a person appears in a relayed text: role and the last four digits, nothing more."""
+    if member is None:
+        return f"{REPORTER} {mask_phone(phone)}"
+    return f"{label(cipher, member)} {mask_phone(cipher.decrypt(member.phone_token))}"
+
+
+def participant_tag(cipher: FieldCipher, incident_id: int, member_id: int) -> str:
+    return cipher.tag(f"participant:{incident_id}:{member_id}")
+
+
+def participant(session: Session, cipher: FieldCipher, incident_id: int, member: Member) -> Participant:
+    """The member's pseudonym in this incident: the next number the first time they appear in it."""
+    tag = participant_tag(cipher, incident_id, member.id)
+    query = select(Participant).where(Participant.incident_id == incident_id, Participant.member_tag == tag)
+    for _ in range(5):
+        found = session.scalar(query)
+        if found is not None:
+            return found
+        number = (session.scalar(select(func.max(Participant.number)).where(
+            Participant.incident_id == incident_id)) or 0) + 1
+        named = Participant(incident_id=incident_id, number=number, member_tag=tag,
+                            member_token=cipher.encrypt(str(member.id)),
+                            label_token=cipher.encrypt(label(cipher, member)))
+        try:
+            with session.begin_nested():
+                session.add(named)
+                session.flush()
+        except IntegrityError:
+            continue  # another worker named someone (or this member) at the same moment: look again
+        return named
+    raise IncidentError("could not give a participant a pseudonym")
+
+
+def participant_members(session: Session, cipher: FieldCipher, participant_ids: Select[int]) -> set[int]:
+    """The member ids behind these participants (those not yet forgotten)."""
+    tokens = session.scalars(select(Participant.member_token).where(
+        Participant.id.in_(participant_ids), Participant.member_token.is_not(None))).all()
+    return {int(cipher.decrypt(token)) for token in tokens if token is not None}
 
 
 def append(session: Session, cipher: FieldCipher, incident_id: int, kind: str, now: datetime, *,
-           actor: str = "", member_id: int | None = None, body: str | None = None,
+           actor: str = "", member: Member | None = None, body: str | None = None,
            detail: dict[str, Any] | None = None) -> None:
-    """Add one event to an incident's thread (without a member id once it is closed)."""
-    if member_id is not None and is_closed(session, incident_id):
-        member_id = None
+    """Add one event to an incident's thread: a member's under their pseudonym, others' under `actor`.
+
+    Once the incident is closed its participants are forgotten, and a member's late line names
+    only their role."""
+    named = None
+    if member is not None:
+        if is_closed(session, incident_id):
+            actor = label(cipher, member)
+        else:
+            named = participant(session, cipher, incident_id, member)
     session.add(ThreadEvent(
-        incident_id=incident_id, at=now, kind=kind, actor=actor, member_id=member_id,
+        incident_id=incident_id, at=now, kind=kind, actor="" if named else actor,
+        participant_id=named.id if named else None,
         body_token=cipher.encrypt(body) if body else None, detail=detail or {},
     ))
 
@@ -78,12 +127,10 @@ def is_closed(session: Session, incident_id: int) -> bool:
 
 
 def forget_members(session: Session, incident_id: int) -> None:
-    """A closed incident keeps how many answered and what happened, not who: its
-    acknowledgements and thread lines lose their member ids."""
-    session.execute(update(Acknowledgement).where(Acknowledgement.incident_id == incident_id)
-                    .values(member_id=None))
-    session.execute(update(ThreadEvent).where(ThreadEvent.incident_id == incident_id,
-                                              ThreadEvent.member_id.is_not(None)).values(member_id=None))
+    """A closed incident keeps how many answered and what happened, not who: its participants
+    (whom acknowledgements and thread lines point at) lose the member behind their pseudonym."""
+    session.execute(update(Participant).where(Participant.incident_id == incident_id)
+                    .values(member_tag=None, member_token=None))
 
 
 def open_incident(session: Session, cipher: FieldCipher, tree: Tree, *, text: str, reporter_phone: str,
@@ -110,8 +157,7 @@ def open_incident(session: Session, cipher: FieldCipher, tree: Tree, *, text: st
         except IntegrityError:
             continue  # that code is taken by an open incident; try the next
         session.add_all(IncidentLayer(incident_id=incident.id, number=layer.number) for layer in tree.layers)
-        append(session, cipher, incident.id, "report", now, actor=who(reporter, cipher, reporter_phone),
-               member_id=reporter.id if reporter else None, body=text,
+        append(session, cipher, incident.id, "report", now, actor=REPORTER, member=reporter, body=text,
                detail={"tree": tree.name, "zone": incident.zone})
         return incident
     raise IncidentError("no free incident code")
@@ -175,16 +221,18 @@ def record_answer(session: Session, cipher: FieldCipher, incident: Incident, mem
                   now: datetime) -> Answer:
     """YES (on my way) or NO from a responder. A YES after a NO counts; a repeat does nothing."""
     layer = alerted_layer(session, incident.id, member.id)
+    named = participant(session, cipher, incident.id, member)
     existing = session.scalar(select(Acknowledgement).where(
-        Acknowledgement.incident_id == incident.id, Acknowledgement.member_id == member.id))
+        Acknowledgement.incident_id == incident.id, Acknowledgement.participant_id == named.id))
     if existing is not None and existing.answer == answer:
         return Answer(recorded=False, answer=answer, layer=layer)
     if existing is None:
-        session.add(Acknowledgement(incident_id=incident.id, member_id=member.id, layer=layer, answer=answer, at=now))
+        session.add(Acknowledgement(incident_id=incident.id, participant_id=named.id, layer=layer, answer=answer,
+                                    at=now))
     else:
         existing.answer, existing.at = answer, now
     append(session, cipher, incident.id, "acknowledged" if answer == "yes" else "declined", now,
-           actor=who(member, cipher), member_id=member.id, detail={"layer": layer})
+           member=member, detail={"layer": layer})
     session.flush()
     return Answer(recorded=True, answer=answer, layer=layer)
 
@@ -198,7 +246,7 @@ def may_decide(cipher: FieldCipher, incident: Incident, member: Member) -> bool:
 
 
 def set_status(session: Session, cipher: FieldCipher, incident: Incident, status: IncidentStatus, now: datetime,
-               *, actor: str, member_id: int | None = None) -> bool:
+               *, actor: str, member: Member | None = None) -> bool:
     """Move an incident to `status`; closing frees its code and stops layers not yet alerted."""
     if not incident.is_open or incident.status == status.value:
         return False
@@ -214,7 +262,7 @@ def set_status(session: Session, cipher: FieldCipher, incident: Incident, status
             .where(IncidentLayer.incident_id == incident.id, IncidentLayer.status == LayerStatus.WAITING.value)
             .values(status=LayerStatus.NOT_NEEDED.value)
         )
-    append(session, cipher, incident.id, "status", now, actor=actor, member_id=member_id,
+    append(session, cipher, incident.id, "status", now, actor=actor, member=member,
            detail={"from": old, "to": status.value})
     if incident.closed_at is not None:
         forget_members(session, incident.id)
@@ -248,8 +296,15 @@ def coordinators(session: Session, cipher: FieldCipher) -> list[Recipient]:
         MemberTag.tag == role_tag(cipher, Role.COORDINATOR), Member.status == MemberStatus.ACTIVE.value))
 
 
-def responders_who_said_yes(session: Session, incident_id: int) -> list[Recipient]:
-    ids = select(Acknowledgement.member_id).where(Acknowledgement.incident_id == incident_id,
-                                                  Acknowledgement.answer == "yes")
+def answered(session: Session, cipher: FieldCipher, incident_id: int, answer: str | None = None) -> set[int]:
+    """Ids of the members who answered (yes, no, or either), through their participants."""
+    query = select(Acknowledgement.participant_id).where(Acknowledgement.incident_id == incident_id)
+    if answer is not None:
+        query = query.where(Acknowledgement.answer == answer)
+    return participant_members(session, cipher, query)
+
+
+def responders_who_said_yes(session: Session, cipher: FieldCipher, incident_id: int) -> list[Recipient]:
+    ids = answered(session, cipher, incident_id, "yes")
     return recipients(session, select(*RECIPIENT_COLUMNS).where(
         Member.id.in_(ids), Member.status == MemberStatus.ACTIVE.value))

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Table, bindparam, insert, or_, select, upd
 from sqlalchemy.orm import Session
 
 from rapidresponse.incidents import service as incidents
-from rapidresponse.incidents.models import Incident, ThreadEvent
+from rapidresponse.incidents.models import ThreadEvent
 from rapidresponse.members.models import Member, MemberStatus
 from rapidresponse.messaging.models import STATUS_RANK, DeliveryStatus, OutboundMessage
 from rapidresponse.messaging.provider import INVALID_NUMBER, NOT_MOBILE, OPTED_OUT
@@ -155,11 +155,9 @@ def _write(session: Session, changes: list[_Change], now: datetime) -> bool:
         moved += int(getattr(result, "rowcount", len(rows)))
     if moved != len(final):
         return False
-    incident_ids = {c.text.incident_id for c in changes if c.text.incident_id is not None}
-    closed = set(session.scalars(select(Incident.id).where(Incident.id.in_(incident_ids),
-                                                           Incident.closed_at.is_not(None)))) if incident_ids else set()
+    # A delivery line names its message, never the member (the console resolves the masked number).
     events = [{"incident_id": c.text.incident_id, "at": now, "kind": "delivery", "actor": f"message {c.text.id}",
-               "member_id": None if c.text.incident_id in closed else c.text.member_id, "body_token": None,
+               "participant_id": None, "body_token": None,
                "detail": {"status": c.status.value, "error": c.error_code, "purpose": c.text.purpose,
                           "layer": c.text.layer}}
               for c in changes if c.text.incident_id is not None]
@@ -220,7 +218,7 @@ def _apply(svc: Services, session: Session, texts: dict[str | int, _Text], updat
     texts[update_.message_sid] = message
     if message.incident_id is not None:
         incidents.append(session, svc.cipher, message.incident_id, "delivery", now,
-                         actor=f"message {message.id}", member_id=message.member_id,
+                         actor=f"message {message.id}",
                          detail={"status": new.value, "error": update_.error_code, "purpose": message.purpose,
                                  "layer": message.layer})
     _mark_member(session, message.member_id, update_.error_code, now)

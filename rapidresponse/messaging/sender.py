@@ -31,7 +31,7 @@ from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.db import utcnow
-from rapidresponse.incidents.models import Incident, ThreadEvent
+from rapidresponse.incidents.models import ThreadEvent
 from rapidresponse.members.models import Member, MemberStatus
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.messaging.provider import INVALID_NUMBER, NOT_MOBILE, OPTED_OUT, ProviderError, SentText
@@ -411,14 +411,11 @@ class Sender:
 
     @staticmethod
     def _thread_sent(session: Session, sent: list[_Claimed], now: datetime) -> None:
-        """Each text sent for an incident is a line in its thread (naming no member once it is closed)."""
-        incident_ids = {t.incident_id for t in sent if t.incident_id is not None}
-        closed = set(session.scalars(select(Incident.id).where(
-            Incident.id.in_(incident_ids), Incident.closed_at.is_not(None)))) if incident_ids else set()
+        """Each text sent for an incident is a line in its thread, naming its message, never the member
+        or number (the console resolves the masked number when a coordinator reads it)."""
         events = [
-            {"incident_id": t.incident_id, "at": now, "kind": f"{t.purpose}_sent",
-             "member_id": None if t.incident_id in closed else t.member_id,
-             "actor": mask_phone(t.to), "body_token": None, "detail": {"layer": t.layer, "message": t.id}}
+            {"incident_id": t.incident_id, "at": now, "kind": f"{t.purpose}_sent", "participant_id": None,
+             "actor": f"message {t.id}", "body_token": None, "detail": {"layer": t.layer, "message": t.id}}
             for t in sent if t.incident_id is not None
         ]
         if events:

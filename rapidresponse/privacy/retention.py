@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, ThreadEvent
+from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, OutboundMessage, SimulatedMessage
 
 UNFINISHED = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
@@ -36,7 +36,7 @@ def _count(result: object) -> int:
 def purge(session: Session, cutoff: datetime) -> Purged:
     """Delete everything older than `cutoff` that no open incident still needs."""
     old_incidents = select(Incident.id).where(Incident.closed_at.is_not(None), Incident.closed_at < cutoff)
-    for child in (ThreadEvent, Acknowledgement, IncidentLayer):
+    for child in (ThreadEvent, Acknowledgement, Participant, IncidentLayer):
         session.execute(delete(child).where(child.incident_id.in_(old_incidents)))
     texts_out = _count(session.execute(delete(OutboundMessage).where(
         OutboundMessage.incident_id.in_(old_incidents))))

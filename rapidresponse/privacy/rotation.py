@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rapidresponse.console.models import Coordinator, email_index
-from rapidresponse.incidents.models import Incident, ThreadEvent
+from rapidresponse.incidents.models import Incident, Participant, ThreadEvent
+from rapidresponse.incidents.service import participant_tag
 from rapidresponse.members import registry
 from rapidresponse.members.models import Member
 from rapidresponse.messaging.models import InboundMessage, OutboundMessage, SimulatedMessage
@@ -29,6 +30,7 @@ ENCRYPTED: dict[Any, tuple[tuple[str, str | None], ...]] = {
     ThreadEvent: (("body_token", None),),
     SimulatedMessage: (("phone_token", "phone_index"), ("body_token", None)),
     Coordinator: (("email_token", None),),
+    Participant: (("member_token", None), ("label_token", None)),
 }
 
 
@@ -54,6 +56,8 @@ def rotate(session: Session, cipher: FieldCipher, batch: int = 500) -> dict[str,
                     registry.set_places(cipher, row)  # re-encrypts the places and recomputes the tags
                 elif isinstance(row, Coordinator):
                     row.email_index = email_index(cipher, cipher.decrypt(row.email_token))
+                elif isinstance(row, Participant) and row.member_token is not None:
+                    row.member_tag = participant_tag(cipher, row.incident_id, int(cipher.decrypt(row.member_token)))
             session.flush()
             done += len(rows)
             last_id = rows[-1].id

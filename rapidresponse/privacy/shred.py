@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, ThreadEvent
+from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.members.models import Member, MemberTag
 from rapidresponse.messaging.models import InboundMessage, OutboundMessage, SimulatedMessage
 
@@ -29,7 +29,7 @@ def _count(result: object) -> int:
 
 def shred(session: Session, *, members: bool) -> Shredded:
     """Delete everything about incidents and messages; with `members`, the members too."""
-    for child in (ThreadEvent, Acknowledgement, IncidentLayer):
+    for child in (ThreadEvent, Acknowledgement, Participant, IncidentLayer):
         session.execute(delete(child))
     messages = _count(session.execute(delete(OutboundMessage)))
     incidents = _count(session.execute(delete(Incident)))

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from rapidresponse.console.threads import incident_view
 from rapidresponse.db import utcnow
 from rapidresponse.escalation.service import evaluate
 from rapidresponse.incidents.models import Incident, IncidentLayer, ThreadEvent
@@ -120,7 +121,9 @@ def test_a_free_text_reply_lands_in_the_thread_and_reaches_coordinators(client, 
     with svc.db.session() as session:
         event = session.scalars(select(ThreadEvent).where(ThreadEvent.kind == "reply")).one()
         assert svc.cipher.decrypt(event.body_token) == "3 vans now, agents at the door"
-        assert event.actor == "responder …0169"
+        assert event.actor == "" and event.participant_id is not None  # a pseudonym, no number
+        [line] = [e for e in incident_view(session, svc.cipher, incident.id).events if e.kind == "reply"]
+        assert line.actor == "responder 1 (…0169)"  # resolved only when a coordinator reads it
         relay = session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == Purpose.RELAY.value)).one()
         assert relay.member_id == coordinator
         assert svc.cipher.decrypt(relay.body_token) == (

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from rapidresponse.db import utcnow
-from rapidresponse.incidents.models import Acknowledgement, Incident, ThreadEvent
+from rapidresponse.incidents.models import Acknowledgement, Incident, Participant, ThreadEvent
 from rapidresponse.incidents.service import append
+from rapidresponse.members.models import Member
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage
 from rapidresponse.messaging.sender import Sender
 from tests.conftest import Phone, add_member
@@ -28,7 +29,7 @@ def send_pending(svc) -> int:
 
 
 def test_closing_drops_member_ids_and_keeps_the_counts(client, svc, twilio_api):
-    """After RESOLVE, acknowledgements and thread lines name no member, yet the YES count is the same."""
+    """After RESOLVE, no participant leads back to a member, yet the YES count is the same."""
     add_member(svc, COORDINATOR, roles="responder,coordinator", trees={"ice": 1})
     add_member(svc, RESPONDER, roles="responder", trees={"ice": 1})
     incident_id = report_and_alert(client, svc, "ICE at the corner store", "+12125550170")
@@ -37,16 +38,19 @@ def test_closing_drops_member_ids_and_keeps_the_counts(client, svc, twilio_api):
     Phone(client, RESPONDER).reply_to("two vans, one idling")
     with svc.db.session() as session:
         code = session.get(Incident, incident_id).code
-        assert session.scalars(select(ThreadEvent.member_id).where(ThreadEvent.member_id.is_not(None))).first()
+        assert session.scalars(select(Participant.member_token).where(Participant.member_token.is_not(None))).first()
     Phone(client, COORDINATOR).reply_to(f"RESOLVE {code}")
     # Texts sent and delivery lines written after the close name nobody either.
     assert send_pending(svc) >= 1
     with svc.db.session() as session:
-        append(session, svc.cipher, incident_id, "delivery", utcnow(), actor="message 1", member_id=1)
+        late = session.scalars(select(Member).where(Member.id == 1)).one()
+        append(session, svc.cipher, incident_id, "reply", utcnow(), member=late, body="late")
     with svc.db.session() as session:
         acks = session.scalars(select(Acknowledgement).where(Acknowledgement.incident_id == incident_id)).all()
-        assert [(a.answer, a.member_id) for a in acks] == [("yes", None)]
+        assert [a.answer for a in acks] == ["yes"]
+        named = session.scalars(select(Participant).where(Participant.incident_id == incident_id)).all()
+        assert named and all(p.member_tag is None and p.member_token is None for p in named)
         events = session.scalars(select(ThreadEvent).where(ThreadEvent.incident_id == incident_id)).all()
-    assert [(e.kind, e.member_id) for e in events if e.member_id is not None] == []
+    assert {e.participant_id for e in events if e.kind == "reply"} - {None} <= {p.id for p in named}
     kinds = [e.kind for e in events]
     assert "acknowledged" in kinds and "reply" in kinds and "stand_down_sent" in kinds
