@@ -119,7 +119,7 @@ def logout() -> BaseResponse:
 def incident_list() -> str:
     svc = _services()
     with svc.db.session() as session:
-        open_, closed = threads.incident_list(session)
+        open_, closed = threads.incident_list(session, svc.cipher)
     return render_template("console/incidents.html", open_incidents=open_, closed_incidents=closed)
 
 

@@ -30,7 +30,6 @@ from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage
 from rapidresponse.privacy.crypto import DecryptionError, FieldCipher
 from rapidresponse.privacy.masking import mask_phone, mask_phone_numbers
 from rapidresponse.services import Services
-from rapidresponse.trees.model import Tree
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +90,10 @@ class Summary:
         return IncidentStatus(self.status).is_open
 
 
-def summarize(incident: Incident, yes_by_layer: Counter[int]) -> Summary:
-    tree = Tree.thaw(incident.plan)
+def summarize(cipher: FieldCipher, incident: Incident, yes_by_layer: Counter[int]) -> Summary:
+    tree = incidents.plan_of(cipher, incident)
     return Summary(
-        id=incident.id, code=incident.code, tree=incident.tree, status=incident.status, zone=incident.zone,
+        id=incident.id, code=incident.code, tree=tree.name, status=incident.status, zone=incident.zone,
         opened_at=incident.opened_at, closed_at=incident.closed_at,
         layers_alerted=[lay.number for lay in incident.layers if lay.status == LayerStatus.ALERTED.value],
         layer_count=len(tree.layers), yes=responders_on_the_way(tree, yes_by_layer),
@@ -117,7 +116,7 @@ def yes_counts(session: Session, incident_ids: list[int]) -> dict[int, Counter[i
     return counts
 
 
-def incident_list(session: Session, *,
+def incident_list(session: Session, cipher: FieldCipher, *,
                   recent_closed: int = RECENT_CLOSED) -> tuple[list[Summary], list[Summary]]:
     """Open incidents (newest first), then the most recently closed."""
     open_ = list(session.scalars(
@@ -129,7 +128,8 @@ def incident_list(session: Session, *,
         .order_by(Incident.closed_at.desc(), Incident.id.desc()).limit(recent_closed)
     ).all())
     yes = yes_counts(session, [i.id for i in open_ + closed])
-    return [summarize(i, yes[i.id]) for i in open_], [summarize(i, yes[i.id]) for i in closed]
+    return ([summarize(cipher, i, yes[i.id]) for i in open_],
+            [summarize(cipher, i, yes[i.id]) for i in closed])
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ def incident_view(session: Session, cipher: FieldCipher, incident_id: int,
     incident = session.get(Incident, incident_id)
     if incident is None:
         return None
-    tree = Tree.thaw(incident.plan)
+    tree = incidents.plan_of(cipher, incident)
     actors = Actors(session, cipher, incident)
     events = []
     for e in session.scalars(select(ThreadEvent).where(ThreadEvent.incident_id == incident.id)
@@ -258,7 +258,7 @@ def incident_view(session: Session, cipher: FieldCipher, incident_id: int,
         ))
     report, report_masked = masked(readable(cipher, incident.text_token) or "", reveal == REPORT)
     return IncidentView(
-        summary=summarize(incident, incidents.yes_by_layer(session, incident.id)),
+        summary=summarize(cipher, incident, incidents.yes_by_layer(session, incident.id)),
         report=report or "", report_masked=report_masked, verified=incident.verified,
         unverified_escalation=incident.unverified_escalation, events=events, layers=layers,
         deliveries=delivery_counts(session, incident.id),

@@ -35,7 +35,7 @@ def tree_label(tree: str, language: str) -> str:
         return tree.upper()
 
 
-def alert_body(incident: Incident, text: str, language: str) -> str:
+def alert_body(incident: Incident, tree: str, text: str, language: str) -> str:
     if incident.verified:
         marker = render("alert.verified", language)
     elif incident.unverified_escalation:
@@ -45,16 +45,17 @@ def alert_body(incident: Incident, text: str, language: str) -> str:
     where = render("where.zone", language, zone=incident.zone) if incident.zone else render("where.unknown", language)
     text = mask_phone_numbers(text)  # a number typed into the report is nobody's business on a responder's phone
     excerpt = text if len(text) <= REPORT_EXCERPT else text[: REPORT_EXCERPT - 1] + "…"
-    return render("alert.text", language, code=incident.code, tree_label=tree_label(incident.tree, language),
+    return render("alert.text", language, code=incident.code, tree_label=tree_label(tree, language),
                   where=where, text=excerpt, verified_label=marker)
 
 
-def layer_recipients(svc: Services, session: Session, incident: Incident, layer: Layer) -> list[Recipient]:
+def layer_recipients(svc: Services, session: Session, incident: Incident, tree: str,
+                     layer: Layer) -> list[Recipient]:
     """Reachable members of the layer, the report's zone first when the layer asks for it.
 
     One indexed look-up of the layer's keyed tag: only a holder of DATA_KEY can ask it."""
     found = recipients(session, select(*RECIPIENT_COLUMNS).join(MemberTag).where(
-        MemberTag.tag == layer_tag(svc.cipher, incident.tree, layer.number),
+        MemberTag.tag == layer_tag(svc.cipher, tree, layer.number),
         Member.status == MemberStatus.ACTIVE.value, Member.undeliverable_code.is_(None),
     ).order_by(Member.id))
     members = [m for m in found if m.id != incident.reporter_member_id]
@@ -63,11 +64,11 @@ def layer_recipients(svc: Services, session: Session, incident: Incident, layer:
     return members
 
 
-def alert_layer(svc: Services, session: Session, incident: Incident, layer: Layer, now: datetime,
+def alert_layer(svc: Services, session: Session, incident: Incident, tree: Tree, layer: Layer, now: datetime,
                 *, unverified: bool = False) -> AfterCommit:
     """Claim the layer (WAITING -> ALERTED/SKIPPED) and record one alert per member of it."""
     after = AfterCommit()
-    recipients = layer_recipients(svc, session, incident, layer)
+    recipients = layer_recipients(svc, session, incident, tree.name, layer)
     status = LayerStatus.ALERTED if recipients else LayerStatus.SKIPPED
     claimed = session.execute(
         update(IncidentLayer)
@@ -83,7 +84,7 @@ def alert_layer(svc: Services, session: Session, incident: Incident, layer: Laye
     if layer.verifies and incident.status == IncidentStatus.REPORTED.value:
         incident.status = IncidentStatus.VERIFYING.value
     incidents.append(session, svc.cipher, incident.id, "layer_alerted" if recipients else "layer_skipped", now,
-                     actor="system", detail={"layer": layer.number, "name": layer.name,
+                     actor="system", detail={"layer": layer.number,
                                              "recipients": len(recipients), "unverified": unverified})
     if not recipients:
         after.extend(evaluate(svc, session, incident.id, now))
@@ -94,7 +95,7 @@ def alert_layer(svc: Services, session: Session, incident: Incident, layer: Laye
     texts = []
     for member in recipients:
         if member.language not in bodies:
-            bodies[member.language] = alert_body(incident, text, member.language)
+            bodies[member.language] = alert_body(incident, tree.name, text, member.language)
         texts.append(outbox.Text(
             to=outbox.SealedNumber(member.phone_index, member.phone_token), body=bodies[member.language],
             purpose=Purpose.ALERT,
@@ -117,7 +118,7 @@ def evaluate(svc: Services, session: Session, incident_id: int, now: datetime) -
     if incident is None:
         return after
     session.refresh(incident, ["layers"])
-    tree = Tree.thaw(incident.plan)
+    tree = incidents.plan_of(svc.cipher, incident)
     decision: Decision = decide(
         tree, layer_states(incident), incidents.yes_by_layer(session, incident.id),
         is_open=incident.is_open, confirmed=incident.verified, covered=incident.covered_at is not None, now=now,
@@ -125,7 +126,7 @@ def evaluate(svc: Services, session: Session, incident_id: int, now: datetime) -
     if decision.step == Step.ALERT_NEXT and decision.layer is not None:
         layer = tree.layer(decision.layer)
         assert layer is not None
-        after.extend(alert_layer(svc, session, incident, layer, now, unverified=decision.unverified))
+        after.extend(alert_layer(svc, session, incident, tree, layer, now, unverified=decision.unverified))
     elif decision.step == Step.COVERED:
         after.extend(mark_covered(svc, session, incident, now))
     elif decision.step == Step.WAIT and decision.at is not None:

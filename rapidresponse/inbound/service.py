@@ -313,9 +313,9 @@ class Conversation:
         if member is None:
             return False
         cipher = self.svc.cipher
-        layers = [layer["number"] for layer in incident.plan["layers"]]
+        tree = incidents.plan_of(cipher, incident)
         return registry.has_role(cipher, member, Role.COORDINATOR) \
-            or registry.in_layers(cipher, member, incident.tree, layers) \
+            or registry.in_layers(cipher, member, tree.name, [layer.number for layer in tree.layers]) \
             or incidents.alerted_layer(self.session, incident.id, member.id) is not None
 
     def capped_help(self, command: Command) -> Handled:

@@ -20,7 +20,6 @@ class Incident(Base):
     # Equal to `code` while the incident is open, NULL once closed: keeps open codes unique
     # on every backend (several NULLs never collide) while closed codes are reused.
     open_code: Mapped[str | None] = mapped_column(String(4), unique=True)
-    tree: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default=IncidentStatus.REPORTED.value)
     zone: Mapped[str | None] = mapped_column(String(64), default=None)
     text_token: Mapped[bytes] = mapped_column(LargeBinary)
@@ -29,8 +28,9 @@ class Incident(Base):
     reporter_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     # The inbound text that opened it: a retried webhook finds the incident instead of opening another.
     inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"), unique=True)
-    # The tree as it was when the incident opened (trees.freeze): later edits never reach it.
-    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The tree as it was when the incident opened (trees.freeze), encrypted: which tree and whose
+    # layers say what kind of response this is. Read with incidents.service.plan_of.
+    plan_token: Mapped[bytes] = mapped_column(LargeBinary)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     unverified_escalation: Mapped[bool] = mapped_column(Boolean, default=False)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -58,7 +58,7 @@ def answer(svc: Services, session: Session, member: Member, incident: Incident, 
     recorded = incidents.record_answer(session, svc.cipher, incident, member, "yes" if yes else "no", now)
     if not yes:
         return Result(render("ack.declined", lang, code=code))
-    tree = Tree.thaw(incident.plan)
+    tree = incidents.plan_of(svc.cipher, incident)
     layer = tree.layer(recorded.layer or 0)
     if layer is not None and layer.verifies:
         return Result(render("ack.verifier", lang, code=code))

@@ -6,6 +6,7 @@ to set); they never call the provider or Redis themselves.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -133,6 +134,15 @@ def forget_members(session: Session, incident_id: int) -> None:
                     .values(member_tag=None, member_token=None))
 
 
+def seal_plan(cipher: FieldCipher, tree: Tree) -> bytes:
+    return cipher.encrypt(json.dumps(tree.freeze()))
+
+
+def plan_of(cipher: FieldCipher, incident: Incident) -> Tree:
+    """The incident's frozen tree (its name, layers, quorums), decrypted."""
+    return Tree.thaw(json.loads(cipher.decrypt(incident.plan_token)))
+
+
 def open_incident(session: Session, cipher: FieldCipher, tree: Tree, *, text: str, reporter_phone: str,
                   reporter: Member | None, inbound_id: int | None, now: datetime,
                   zone: str | None = None) -> Incident:
@@ -143,12 +153,12 @@ def open_incident(session: Session, cipher: FieldCipher, tree: Tree, *, text: st
             return existing
     for code in candidate_codes(_rng):
         incident = Incident(
-            code=code, open_code=code, tree=tree.name, status=IncidentStatus.REPORTED.value,
+            code=code, open_code=code, status=IncidentStatus.REPORTED.value,
             zone=zone if zone is not None else (reporter.zone if reporter else None),
             text_token=cipher.encrypt(text), reporter_index=cipher.blind_index(reporter_phone),
             reporter_token=cipher.encrypt(reporter_phone),
             reporter_member_id=reporter.id if reporter else None,
-            inbound_message_id=inbound_id, plan=tree.freeze(), opened_at=now,
+            inbound_message_id=inbound_id, plan_token=seal_plan(cipher, tree), opened_at=now,
         )
         try:
             with session.begin_nested():
@@ -158,7 +168,7 @@ def open_incident(session: Session, cipher: FieldCipher, tree: Tree, *, text: st
             continue  # that code is taken by an open incident; try the next
         session.add_all(IncidentLayer(incident_id=incident.id, number=layer.number) for layer in tree.layers)
         append(session, cipher, incident.id, "report", now, actor=REPORTER, member=reporter, body=text,
-               detail={"tree": tree.name, "zone": incident.zone})
+               detail={"zone": incident.zone})
         return incident
     raise IncidentError("no free incident code")
 
@@ -241,8 +251,8 @@ def may_decide(cipher: FieldCipher, incident: Incident, member: Member) -> bool:
     """Verifiers of the incident's tree and coordinators may confirm, stand down or resolve it."""
     if has_role(cipher, member, Role.COORDINATOR):
         return True
-    verifier_layers = {layer["number"] for layer in incident.plan["layers"] if layer.get("verifies")}
-    return in_layers(cipher, member, incident.tree, verifier_layers)
+    tree = plan_of(cipher, incident)
+    return in_layers(cipher, member, tree.name, [layer.number for layer in tree.layers if layer.verifies])
 
 
 def set_status(session: Session, cipher: FieldCipher, incident: Incident, status: IncidentStatus, now: datetime,

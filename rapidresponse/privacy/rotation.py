@@ -26,7 +26,7 @@ ENCRYPTED: dict[Any, tuple[tuple[str, str | None], ...]] = {
     Member: (("phone_token", "phone_index"), ("name_token", None)),
     InboundMessage: (("from_token", "from_index"), ("body_token", None)),
     OutboundMessage: (("to_token", "to_index"), ("body_token", None)),
-    Incident: (("reporter_token", "reporter_index"), ("text_token", None)),
+    Incident: (("reporter_token", "reporter_index"), ("text_token", None), ("plan_token", None)),
     ThreadEvent: (("body_token", None),),
     SimulatedMessage: (("phone_token", "phone_index"), ("body_token", None)),
     Coordinator: (("email_token", None),),

@@ -10,6 +10,7 @@ from rapidresponse.console.threads import incident_view
 from rapidresponse.db import utcnow
 from rapidresponse.escalation.service import evaluate
 from rapidresponse.incidents.models import Incident, IncidentLayer, ThreadEvent
+from rapidresponse.incidents.service import plan_of
 from rapidresponse.messaging.models import OutboundMessage, Purpose
 from rapidresponse.trees.model import parse_trees
 from tests.conftest import Phone, add_member
@@ -75,7 +76,7 @@ def test_a_tree_edited_after_opening_does_not_change_the_incident(client, svc):
     svc.trees = shrunk
     run(svc, incident.id)
     with svc.db.session() as session:
-        assert len(session.get(Incident, incident.id).plan["layers"]) == 3
+        assert len(plan_of(svc.cipher, session.get(Incident, incident.id)).layers) == 3
     assert alerts(svc, incident.id) == [(responder, 2)]  # the frozen layer 2, which the edit removed
 
 

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def ice_layer_1(svc, session):
-    incident = Incident(code="K7", tree="ice", text_token=b"", reporter_index="", reporter_token=b"", plan={})
-    return layer_recipients(svc, session, incident, svc.trees.get("ice").layers[0])
+    incident = Incident(code="K7", text_token=b"", reporter_index="", reporter_token=b"", plan_token=b"")
+    return layer_recipients(svc, session, incident, "ice", svc.trees.get("ice").layers[0])
 
 
 def test_members_look_alike_without_the_key(svc):
