@@ -16,8 +16,8 @@ from rapidresponse.db import Base, import_models
 from rapidresponse.incidents.models import Incident
 from rapidresponse.services import Services
 from rapidresponse.settings import Settings
-from tests.cli.conftest import sqlite_bytes
 from tests import conftest
+from tests.cli.conftest import sqlite_bytes
 from tests.conftest import Phone, fresh_services
 from tests.storage.test_retention import report_and_alert
 from tests.web.test_console_auth import sign_in
