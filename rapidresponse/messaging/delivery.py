@@ -95,11 +95,14 @@ def apply_statuses(svc: Services, updates: Sequence[StatusUpdate], now: datetime
     with svc.db.session() as session:
         texts = _texts(session, wanted)
         changes = [c for c in (_decide(texts, u, new) for u, new in wanted) if c is not None]
-        if not changes or _write(session, changes, now):
-            return len(changes)
-        session.rollback()
-        texts = _texts(session, wanted)
-        return sum(_apply(svc, session, texts, update, new, now) for update, new in wanted)
+        if changes and not _write(session, changes, now):
+            session.rollback()
+            texts = _texts(session, wanted)
+            changes = [c for c in (_apply(svc, session, texts, u, new, now) for u, new in wanted) if c is not None]
+        # Whatever an applied status leads to happens here, once per change, whichever path wrote it.
+        for change in changes:
+            _mark_member(session, change.text.member_id, change.error_code, now)
+        return len(changes)
 
 
 @dataclass(frozen=True)
@@ -163,8 +166,6 @@ def _write(session: Session, changes: list[_Change], now: datetime) -> bool:
               for c in changes if c.text.incident_id is not None]
     if events:
         session.execute(insert(ThreadEvent), events)
-    for change in changes:
-        _mark_member(session, change.text.member_id, change.error_code, now)
     return True
 
 
@@ -198,11 +199,11 @@ def _texts(session: Session, wanted: list[tuple[StatusUpdate, DeliveryStatus]]) 
 
 
 def _apply(svc: Services, session: Session, texts: dict[str | int, _Text], update_: StatusUpdate,
-           new: DeliveryStatus, now: datetime) -> bool:
+           new: DeliveryStatus, now: datetime) -> _Change | None:
     """One callback, its own conditional UPDATE: the exact path when a batch met another writer."""
     message = _find(texts, update_)
     if message is None or STATUS_RANK.get(DeliveryStatus(message.status), 99) >= STATUS_RANK[new]:
-        return False
+        return None
     lower = [s.value for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[new]]
     changed = session.execute(
         update(OutboundMessage)
@@ -212,7 +213,8 @@ def _apply(svc: Services, session: Session, texts: dict[str | int, _Text], updat
         .execution_options(synchronize_session=False)
     )
     if getattr(changed, "rowcount", 0) != 1:
-        return False
+        return None
+    was = message.status
     message.status, message.provider_sid = new.value, update_.message_sid
     message.error_code = update_.error_code or message.error_code
     texts[update_.message_sid] = message
@@ -221,5 +223,4 @@ def _apply(svc: Services, session: Session, texts: dict[str | int, _Text], updat
                          actor=f"message {message.id}",
                          detail={"status": new.value, "error": update_.error_code, "purpose": message.purpose,
                                  "layer": message.layer})
-    _mark_member(session, message.member_id, update_.error_code, now)
-    return True
+    return _Change(message, new, update_.error_code, was)
