@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from sqlalchemy import select
 
 from rapidresponse.incidents.models import Incident, ThreadEvent
@@ -77,8 +81,20 @@ def test_unacknowledged_verifier_escalates_unverified_then_quorum_stops_layer_th
     assert kinds[0] == "report" and "covered" in kinds and kinds.count("acknowledged") == 3
 
 
-def test_verifier_confirm_alerts_next_layer_at_once_marked_verified(stack: Stack):
-    """CONFIRM from a verifier starts layer 2 at once, and the alert says VERIFIED."""
+@pytest.fixture
+def patient_stack(tmp_path: Path) -> Iterator[Stack]:
+    """The verifiers' wait long enough (5 s) that YES and CONFIRM beat it on a loaded machine: with
+    the usual 1 s, a slow moment let the timer escalate UNVERIFIED first, and the test failed."""
+    s = Stack(tmp_path, verify_wait=5.0)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def test_verifier_confirm_alerts_next_layer_at_once_marked_verified(patient_stack: Stack):
+    """CONFIRM from a verifier starts layer 2 at once (well before the wait), and the alert says VERIFIED."""
+    stack = patient_stack
     build_tree(stack)
     stack.member(VERIFIER.replace("51", "56"), roles="responder", trees={"ice": 1})
     stack.start_worker()
