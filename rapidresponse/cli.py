@@ -388,18 +388,30 @@ def normalize_email(raw: str) -> str:
     return email
 
 
+PASSWORD_TRIES = 3
+
+
 def read_password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
-    elif sys.stdin.isatty():
-        password = getpass.getpass("password: ")
-        if len(password) >= PASSWORD_MIN and getpass.getpass("again: ") != password:
-            raise CommandError("the passwords do not match")
-    else:
+        if len(password) < PASSWORD_MIN:
+            raise CommandError(f"the password must be at least {PASSWORD_MIN} characters")
+        return password
+    if not sys.stdin.isatty():
         raise CommandError("no terminal to ask for the password on; pipe it in with --password-stdin")
-    if len(password) < PASSWORD_MIN:
-        raise CommandError(f"the password must be at least {PASSWORD_MIN} characters")
-    return password
+    # Said before asking, and asked again on a mistake: nobody should type a password twice to
+    # learn it was too short.
+    print(f"Choose a password of at least {PASSWORD_MIN} characters (a few words is easiest).", file=sys.stderr)
+    for _ in range(PASSWORD_TRIES):
+        password = getpass.getpass("password: ")
+        if len(password) < PASSWORD_MIN:
+            print(f"That is {len(password)} characters; it needs at least {PASSWORD_MIN}. Try again.", file=sys.stderr)
+            continue
+        if getpass.getpass("again: ") != password:
+            print("The two do not match. Try again.", file=sys.stderr)
+            continue
+        return password
+    raise CommandError(f"no password set after {PASSWORD_TRIES} tries; nothing was created")
 
 
 # --- trees ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,10 @@ class Settings:
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)
     port: int = 5000
+    # Loopback unless told otherwise: the simulator and a fresh `make run` are not for the network.
+    listen_host: str = "127.0.0.1"
+    # The simulator (an unauthenticated phone) answers loopback only unless this is set.
+    simulator_allow_remote: bool = False
     public_base_url: str = "http://localhost:5000"
     # Where Twilio posts status callbacks: a web process of their own, so a fan-out's callbacks
     # never queue in front of members' texts. Empty: PUBLIC_BASE_URL.
@@ -81,6 +86,11 @@ class Settings:
         return self.status_callback_base_url or self.public_base_url
 
     @property
+    def web_bind(self) -> str:
+        """gunicorn's --bind: host:port ([v6]:port)."""
+        return web_bind(self.listen_host, self.port)
+
+    @property
     def provider_name(self) -> str:
         """'twilio' when credentials are set, else the built-in simulator."""
         return "twilio" if self.twilio_account_sid else "simulator"
@@ -104,6 +114,8 @@ class Settings:
             database_url=_database_url(env),
             redis_url=_url(env, "REDIS_URL", "redis://127.0.0.1:6379/0", schemes={"redis", "rediss", "unix"}),
             port=_int(env, "PORT", 5000, low=1, high=65535),
+            listen_host=_listen_host(env),
+            simulator_allow_remote=_bool(env, "SIMULATOR_ALLOW_REMOTE", False),
             public_base_url=_url(env, "PUBLIC_BASE_URL", "http://localhost:5000", schemes={"http", "https"})
             .rstrip("/"),
             status_callback_base_url=_url(env, "STATUS_CALLBACK_BASE_URL", "", schemes={"http", "https"},
@@ -150,6 +162,39 @@ class Settings:
                 f"got {self.send_timeout_seconds:g}"
             )
         return self
+
+
+def web_bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def web_bind_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """Just LISTEN_HOST and PORT, for gunicorn's config file (the app checks everything else)."""
+    env = dict(os.environ if environ is None else environ)
+    return web_bind(_listen_host(env), _int(env, "PORT", 5000, low=1, high=65535))
+
+
+def _listen_host(env: dict[str, str]) -> str:
+    value = env.get("LISTEN_HOST", "").strip() or "127.0.0.1"
+    if value == "localhost":
+        return "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(value.strip("[]")))
+    except ValueError:
+        raise SettingsError(
+            f"LISTEN_HOST: must be an IP address to listen on, like 127.0.0.1 (all interfaces: 0.0.0.0), got {value!r}"
+        ) from None
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}: must be true or false, got {raw!r}")
 
 
 def _required(env: dict[str, str], name: str, *, min_length: int = 1) -> str:

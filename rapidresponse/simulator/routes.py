@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+import ipaddress
+
+from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from rapidresponse.db import utcnow
@@ -20,6 +22,22 @@ def _services() -> tuple[Services, SimulatorProvider]:
     svc: Services = current_app.extensions["rapidresponse"]
     assert isinstance(svc.provider, SimulatorProvider)
     return svc, svc.provider
+
+
+@bp.before_request
+def loopback_only() -> None:
+    """The simulator is a phone with no sign-in: it answers this machine only, unless
+    SIMULATOR_ALLOW_REMOTE is set (say, a demo on a trusted network)."""
+    svc, _ = _services()
+    if svc.settings.simulator_allow_remote:
+        return
+    try:
+        local = ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        local = False
+    if not local:
+        abort(403, description="The simulator answers only on this machine (set SIMULATOR_ALLOW_REMOTE=true "
+                               "to open it to the network).")
 
 
 def _phone(raw: str | None) -> tuple[str, str | None]:

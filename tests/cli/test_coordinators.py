@@ -54,15 +54,44 @@ class FakeTerminal(io.StringIO):
 
 
 def test_terminal_prompts_twice_and_must_match(run, svc, monkeypatch):
-    """On a terminal the password is asked for twice with getpass; a mismatch creates nothing."""
+    """On a terminal the password is asked for twice with getpass; a mismatch is asked again."""
     monkeypatch.setattr("sys.stdin", FakeTerminal())
-    answers = iter(["correct horse battery", "correct horse batterY"])
+    answers = iter(["correct horse battery", "correct horse batterY", "correct horse battery",
+                    "correct horse battery"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
-    mismatch = run("coordinators", "create", "ana@example.org")
-    assert mismatch.code == 1 and "do not match" in mismatch.err
-    answers = iter(["correct horse battery", "correct horse battery"])
-    assert run("coordinators", "create", "ana@example.org").code == 0
+    result = run("coordinators", "create", "ana@example.org")
+    assert result.code == 0, result.err
+    assert "do not match" in result.err
+    [coordinator] = coordinators(svc)
+    assert check_password_hash(coordinator.password_hash, "correct horse battery")
+
+
+def test_terminal_states_the_minimum_first_and_asks_again_when_short(run, svc, monkeypatch):
+    """The 12-character minimum is said before the first prompt, and a short one is asked again."""
+    monkeypatch.setattr("sys.stdin", FakeTerminal())
+    prompts: list[str] = []
+    answers = iter(["hunter2", "correct horse battery", "correct horse battery"])
+
+    def getpass(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr("getpass.getpass", getpass)
+    result = run("coordinators", "create", "ana@example.org")
+    assert result.code == 0, result.err
+    assert result.err.startswith("Choose a password of at least 12 characters")
+    assert "That is 7 characters; it needs at least 12" in result.err
+    assert prompts == ["password: ", "password: ", "again: "]  # never asked to repeat a short one
     assert len(coordinators(svc)) == 1
+
+
+def test_terminal_gives_up_after_three_tries(run, svc, monkeypatch):
+    """Three short or mismatched passwords end the command with a clear error and nothing created."""
+    monkeypatch.setattr("sys.stdin", FakeTerminal())
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "short")
+    result = run("coordinators", "create", "ana@example.org")
+    assert result.code == 1 and "after 3 tries" in result.err
+    assert coordinators(svc) == []
 
 
 def test_no_terminal_and_no_flag_is_refused(run, svc, monkeypatch):

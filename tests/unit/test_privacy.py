@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
 from cryptography.fernet import Fernet
 
-from rapidresponse.logs import RedactPhoneNumbers
+from rapidresponse.logs import RedactPhoneNumbers, configure_logging
 from rapidresponse.privacy.crypto import DecryptionError, FieldCipher
 from rapidresponse.privacy.masking import mask_phone, mask_phone_numbers
 
@@ -37,6 +38,50 @@ def test_the_log_filter_masks_a_number_that_slipped_into_a_message():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "texted %s", ("+12125550123",), None)
     RedactPhoneNumbers().filter(record)
     assert record.getMessage() == "texted …0123"
+
+
+def written(logger: logging.Logger) -> io.StringIO:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(RedactPhoneNumbers())
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return out
+
+
+def test_a_traceback_never_shows_a_full_number():
+    """An exception whose text carries a number is logged, traceback and all, with four digits at most."""
+    out = written(logging.getLogger("test.privacy.traceback"))
+    try:
+        raise ValueError("no member +12125550123")
+    except ValueError:
+        logging.getLogger("test.privacy.traceback").exception("texting %s failed", "+12125550124")
+    text = out.getvalue()
+    assert "Traceback" in text and "ValueError: no member …0123" in text and "…0124" in text
+    assert "212555012" not in text
+
+
+def test_stack_info_is_masked_too():
+    """stack_info=True writes the stack masked like everything else."""
+    out = written(logging.getLogger("test.privacy.stack"))
+    logging.getLogger("test.privacy.stack").info("texted", stack_info=True, extra={"to": "+12125550123"})
+    assert "Stack (most recent call last)" in out.getvalue() and '"…0123"' in out.getvalue()
+    assert "212555012" not in out.getvalue()
+
+
+def test_every_logger_with_its_own_handler_is_masked(monkeypatch):
+    """A library logger that writes through a handler of its own (not the root's) is masked too."""
+    own = logging.getLogger("test.privacy.own-handler")
+    out = io.StringIO()
+    own.handlers[:] = [logging.StreamHandler(out)]
+    own.propagate = False
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    configure_logging()
+    own.warning("from +12125550123")
+    assert out.getvalue() == "from …0123\n"
 
 
 def test_encryption_round_trips_and_is_not_deterministic():

@@ -58,9 +58,16 @@ def test_defaults_need_only_the_two_keys():
         ({"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
           "TWILIO_MESSAGING_SERVICE_SID": SERVICE_SID},
          lambda s: s.provider_name == "twilio" and s.sender_id == SERVICE_SID),
+        ({}, lambda s: s.web_bind == "127.0.0.1:5000" and not s.simulator_allow_remote),
+        ({"LISTEN_HOST": "0.0.0.0", "PORT": "8080"}, lambda s: s.web_bind == "0.0.0.0:8080"),
+        ({"LISTEN_HOST": "::"}, lambda s: s.web_bind == "[::]:5000"),
+        ({"LISTEN_HOST": "localhost"}, lambda s: s.listen_host == "127.0.0.1"),
+        ({"SIMULATOR_ALLOW_REMOTE": "True"}, lambda s: s.simulator_allow_remote),
+        ({"SIMULATOR_ALLOW_REMOTE": "no"}, lambda s: not s.simulator_allow_remote),
     ],
     ids=["postgres-rewritten", "postgresql-rewritten", "sqlite", "rediss", "port", "base-url-slash",
-         "region-lowercase", "rate-zero", "twilio-number", "twilio-messaging-service"],
+         "region-lowercase", "rate-zero", "twilio-number", "twilio-messaging-service", "loopback-by-default",
+         "listen-everywhere", "listen-ipv6", "listen-localhost", "simulator-remote", "simulator-local"],
 )
 def test_good_values_are_accepted(overrides, check):
     """Well-formed values are accepted and normalised (postgres:// gets the psycopg driver)."""
@@ -111,6 +118,9 @@ BAD = [
     ("SEND_TIMEOUT_SECONDS", {"SEND_TIMEOUT_SECONDS": "0"}),
     ("SEND_TIMEOUT_SECONDS", {"SEND_TIMEOUT_SECONDS": "10", "SEND_LEASE_SECONDS": "10"}),
     ("LOOKUP_TIMEOUT_SECONDS", {"LOOKUP_TIMEOUT_SECONDS": "soon"}),
+    ("LISTEN_HOST", {"LISTEN_HOST": "everywhere"}),
+    ("LISTEN_HOST", {"LISTEN_HOST": "127.0.0.1:5000"}),
+    ("SIMULATOR_ALLOW_REMOTE", {"SIMULATOR_ALLOW_REMOTE": "maybe"}),
 ]
 
 

@@ -145,3 +145,28 @@ def test_simulator_is_absent_when_twilio_is_configured(client, method, path):
     form = {"phone": NUMBER, "body": "JOIN"} if method == "POST" else None
     response = client.open(path, method=method, data=form)
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/simulator", "/simulator/messages"])
+def test_simulator_refuses_requests_from_the_network(sim, path):
+    """The simulator has no sign-in, so a request from another machine is refused with a reason."""
+    response = sim.get(path, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert response.status_code == 403
+    assert "SIMULATOR_ALLOW_REMOTE" in response.get_data(as_text=True)
+    refused = sim.post("/simulator", data={"phone": NUMBER, "body": "JOIN"}, environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    assert refused.status_code == 403
+    assert conversation(sim) == []  # nothing was texted
+
+
+def test_simulator_answers_the_network_when_allowed(tmp_path, database_url):
+    """SIMULATOR_ALLOW_REMOTE=true opens it to other machines (a demo on a trusted network)."""
+    env = {k: v for k, v in conftest.test_env(tmp_path, database_url).items() if not k.startswith("TWILIO_")}
+    env["SIMULATOR_ALLOW_REMOTE"] = "true"
+    with conftest.fresh_services(Settings.from_env(env)) as services:
+        client = conftest.testing_app(services).test_client()
+        assert client.get("/simulator", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
+
+
+def test_simulator_answers_loopback_over_ipv6(sim):
+    """::1 is this machine too."""
+    assert sim.get("/simulator", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
