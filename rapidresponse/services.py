@@ -44,7 +44,7 @@ def build_services(settings: Settings, *, provider: Provider | None = None) -> S
             from rapidresponse.messaging.simulator import SimulatorProvider
 
             provider = SimulatorProvider(db, cipher)
-    return Services(
+    services = Services(
         settings=settings,
         db=db,
         cipher=cipher,
@@ -52,6 +52,21 @@ def build_services(settings: Settings, *, provider: Provider | None = None) -> S
         redis=Redis.from_url(settings.redis_url),
         trees=load_trees(settings.trees_file),
     )
+    from rapidresponse.messaging.simulator import SimulatorProvider
+
+    if isinstance(provider, SimulatorProvider) and provider.report is None:
+        provider.report = functools.partial(_simulated_status_callbacks, services)
+    return services
+
+
+def _simulated_status_callbacks(services: Services, sid: str, message_id: int | None) -> None:
+    """The simulator's status callbacks come later, from a job, as Twilio's come later by HTTP."""
+    from rapidresponse.jobs import queues
+
+    queues.enqueue(services, queues.BULK, SIMULATED_DELIVERY, sid, message_id)
+
+
+SIMULATED_DELIVERY = "rapidresponse.jobs.tasks.simulated_delivery"
 
 
 @functools.cache

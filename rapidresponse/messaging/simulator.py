@@ -1,31 +1,48 @@
 """The built-in simulator provider: 'sends' by storing, so a newcomer can try everything locally.
 
-The /simulator page (simulator/routes.py) shows these rows as a phone would.
+The /simulator page (simulator/routes.py) shows these rows as a phone would. Like Twilio, it
+accepts a text as queued and reports it sent, then delivered, later: `report` (wired in
+services.py to a job) hands the text's SID and our id on, and `report_delivery` applies them with
+delivery.record_status, the very function Twilio's status callbacks go through. The console,
+thread and counts read the same with or without a Twilio account.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
 from rapidresponse.db import Database
+from rapidresponse.messaging import delivery
 from rapidresponse.messaging.models import SimulatedMessage
 from rapidresponse.messaging.provider import FoundText, ProviderError, SentText
 from rapidresponse.privacy.crypto import FieldCipher
+from rapidresponse.services import Services
 
 
 def new_sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
 
+def message_id_of(status_callback: str | None) -> int | None:
+    """Our id, from the status-callback URL the sender gave (`...?m=42`), as Twilio would post it back."""
+    values = parse_qs(urlsplit(status_callback or "").query).get("m", [])
+    return int(values[0]) if values and values[0].isdigit() else None
+
+
 class SimulatorProvider:
     name = "simulator"
 
-    def __init__(self, db: Database, cipher: FieldCipher) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher,
+                 report: Callable[[str, int | None], None] | None = None) -> None:
         self._db = db
         self._cipher = cipher
+        # Called with (SID, our message id) for each accepted text: the phone network reporting back.
+        self.report = report
 
     def record(self, direction: str, phone: str, body: str, kind: str = "sms", sid: str | None = None) -> str:
         sid = sid or new_sid("SM" if kind == "sms" else "CA")
@@ -45,7 +62,10 @@ class SimulatorProvider:
                  validity_period: int | None) -> SentText:
         if not to.startswith("+"):
             raise ProviderError("The 'To' number is not a valid phone number", code=21211, http_status=400)
-        return SentText(sid=self.record("out", to, body), status="delivered")
+        sid = self.record("out", to, body)
+        if self.report is not None and status_callback is not None:
+            self.report(sid, message_id_of(status_callback))
+        return SentText(sid=sid, status="queued")
 
     def place_call(self, to: str, *, twiml: str, status_callback: str | None) -> str:
         return self.record("out", to, twiml, kind="call")
@@ -71,3 +91,9 @@ class SimulatorProvider:
                 .order_by(SimulatedMessage.id.desc()).limit(limit)
             ).all()
             return [(r.direction, r.kind, self._cipher.decrypt(r.body_token), r.created_at) for r in reversed(rows)]
+
+
+def report_delivery(svc: Services, sid: str, message_id: int | None, now: datetime) -> None:
+    """What a phone network reports for a text that reached the phone: sent, then delivered."""
+    for status in ("sent", "delivered"):
+        delivery.record_status(svc, message_sid=sid, status=status, now=now, message_id=message_id)

@@ -48,12 +48,16 @@ def _phone(raw: str | None) -> tuple[str, str | None]:
         return DEFAULT_PHONE, f"That number can't be used: {exc}."
 
 
+def _page(number: str, error: str | None, typed: str | None = None, body_error: str | None = None) -> str:
+    _, provider = _services()
+    return render_template("simulator/phone.html", phone=number, error=error, typed=typed, body_error=body_error,
+                           messages=[] if error else provider.conversation(number))
+
+
 @bp.get("")
 def phone() -> str:
     number, error = _phone(request.args.get("phone"))
-    _, provider = _services()
-    return render_template("simulator/phone.html", phone=number, error=error,
-                           messages=provider.conversation(number))
+    return _page(number, error, typed=request.args.get("phone"))
 
 
 @bp.get("/messages")
@@ -70,6 +74,10 @@ def send() -> BaseResponse:
     if error:
         return redirect(url_for("simulator.phone", phone=request.form.get("phone", "")))
     body = request.form.get("body", "")[:1600]
+    if not body.strip():
+        # A phone does not send an empty text, and neither does this one.
+        return Response(_page(number, None, body_error="Type a message first: an empty text is not sent."),
+                        status=422)
     svc, provider = _services()
     sid = new_sid("SM")
     provider.record("in", number, body, sid=sid)

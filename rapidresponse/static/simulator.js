@@ -13,5 +13,5 @@ document.addEventListener('DOMContentLoaded', () => {
       return d;
     }));
   }
-  setInterval(refresh, 3000);
+  if (thread) setInterval(refresh, 3000);  // no thread while the number typed is not one
 });

@@ -170,3 +170,26 @@ def test_simulator_answers_the_network_when_allowed(tmp_path, database_url):
 def test_simulator_answers_loopback_over_ipv6(sim):
     """::1 is this machine too."""
     assert sim.get("/simulator", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+
+
+def test_a_bad_switch_number_shows_its_error_next_to_the_field(sim):
+    """What was typed stays in the field with the error right below it, as a phone shows it."""
+    page = html.unescape(sim.get("/simulator", query_string={"phone": "555"}).get_data(as_text=True))
+    field = page[page.index('name="phone" value="555"'):]
+    assert 'aria-describedby="phone-error"' in field.split(">", 1)[0]
+    after_form = page[page.index("Switch number"):]
+    assert after_form.index('id="phone-error"') < after_form.index("</body>")
+    assert "That number can't be used" in after_form.split("</p>", 1)[0]
+    assert 'id="thread"' not in page  # no one's texts under a number that is not one
+
+
+@pytest.mark.parametrize("body", ["", "   ", "\n"])
+def test_an_empty_text_is_not_sent(sim, sim_svc, body):
+    """Send with nothing typed asks for a message, next to the box, and sends and stores nothing."""
+    response = sim.post("/simulator", data={"phone": NUMBER, "body": body})
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert 'id="body-error"' in page and "an empty text is not sent" in page
+    assert conversation(sim) == []
+    with sim_svc.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(SimulatedMessage)) == 0
