@@ -53,6 +53,12 @@ def _ago(at: datetime | None, now: datetime | None = None) -> str:
     return _span(seconds) + " ago"
 
 
+def _due(at: datetime, now: datetime | None = None) -> str:
+    """'in 2 min', or 'now' once the moment has come (the sweep acts within seconds)."""
+    seconds = int((at - (now or utcnow())).total_seconds())
+    return "in " + _span(seconds) if seconds > 0 else "now"
+
+
 def _span(seconds: int) -> str:
     if seconds < 60:
         return f"{seconds}s"
@@ -67,7 +73,7 @@ def _span(seconds: int) -> str:
 def _helpers() -> dict[str, Any]:
     coordinator = auth.current_coordinator()
     return {
-        "when": _when, "ago": _ago, "status_label": lambda s: STATUS_LABELS.get(s, s),
+        "when": _when, "ago": _ago, "due": _due, "status_label": lambda s: STATUS_LABELS.get(s, s),
         "me": coordinator, "logout_form": LogoutForm() if coordinator else None,
         "my_email": _services().cipher.decrypt(coordinator.email_token) if coordinator else None,
     }

@@ -84,10 +84,33 @@ class Summary:
     yes: int
     quorum: int
     covered: bool
+    # Open, and every layer of its tree was empty: no volunteer was alerted. Coordinators must act.
+    nobody_alerted: bool = False
 
     @property
     def is_open(self) -> bool:
         return IncidentStatus(self.status).is_open
+
+
+def nobody_alerted(incident: Incident) -> bool:
+    return (IncidentStatus(incident.status).is_open and bool(incident.layers)
+            and all(lay.status == LayerStatus.SKIPPED.value for lay in incident.layers))
+
+
+def next_layer_due(incident: Incident) -> tuple[int, datetime] | None:
+    """(layer, when) whose wait decides when the next layer goes; None when nothing is coming:
+    the incident is closed or covered, or no layer after the last one alerted is still waiting."""
+    if not IncidentStatus(incident.status).is_open or incident.covered_at is not None:
+        return None
+    alerted = [lay for lay in incident.layers if lay.status == LayerStatus.ALERTED.value]
+    if not alerted:
+        return None
+    last = max(alerted, key=lambda lay: lay.number)
+    waiting_after = any(lay.number > last.number and lay.status == LayerStatus.WAITING.value
+                        for lay in incident.layers)
+    if not waiting_after or last.due_at is None:
+        return None
+    return last.number, last.due_at
 
 
 def summarize(cipher: FieldCipher, incident: Incident, yes_by_layer: Counter[int]) -> Summary:
@@ -98,6 +121,7 @@ def summarize(cipher: FieldCipher, incident: Incident, yes_by_layer: Counter[int
         layers_alerted=[lay.number for lay in incident.layers if lay.status == LayerStatus.ALERTED.value],
         layer_count=len(tree.layers), yes=responders_on_the_way(tree, yes_by_layer),
         quorum=wanted(tree, incident), covered=incident.covered_at is not None,
+        nobody_alerted=nobody_alerted(incident),
     )
 
 
@@ -128,8 +152,9 @@ def incident_list(session: Session, cipher: FieldCipher, *,
         .order_by(Incident.closed_at.desc(), Incident.id.desc()).limit(recent_closed)
     ).all())
     yes = yes_counts(session, [i.id for i in open_ + closed])
-    return ([summarize(cipher, i, yes[i.id]) for i in open_],
-            [summarize(cipher, i, yes[i.id]) for i in closed])
+    # Reports nobody could be alerted for come first: only a coordinator can help them now.
+    opened = sorted((summarize(cipher, i, yes[i.id]) for i in open_), key=lambda s: not s.nobody_alerted)
+    return opened, [summarize(cipher, i, yes[i.id]) for i in closed]
 
 
 @dataclass(frozen=True)
@@ -153,7 +178,8 @@ class LayerLine:
     status: str
     recipients: int
     alerted_at: datetime | None
-    due_at: datetime | None
+    # When the next layer goes if this one's quorum is not met; only on the layer that decides it.
+    next_due: datetime | None
 
 
 @dataclass(frozen=True)
@@ -249,12 +275,14 @@ def incident_view(session: Session, cipher: FieldCipher, incident_id: int,
         events.append(Event(at=e.at, kind=e.kind, actor=actors.name(e), body=body, detail=_detail(e.detail), id=e.id,
                             masked=hidden))
     layers = []
+    due = next_layer_due(incident)
     for lay in incident.layers:
         spec = tree.layer(lay.number)
         layers.append(LayerLine(
             number=lay.number, name=spec.name if spec else f"layer {lay.number}",
             verifies=bool(spec and spec.verifies), quorum=spec.quorum if spec else 0, status=lay.status,
-            recipients=lay.recipients, alerted_at=lay.alerted_at, due_at=lay.due_at,
+            recipients=lay.recipients, alerted_at=lay.alerted_at,
+            next_due=due[1] if due is not None and due[0] == lay.number else None,
         ))
     report, report_masked = masked(readable(cipher, incident.text_token) or "", reveal == REPORT)
     return IncidentView(

@@ -64,6 +64,17 @@ def layer_recipients(svc: Services, session: Session, incident: Incident, tree: 
     return members
 
 
+def anyone_to_alert(svc: Services, session: Session, incident: Incident, tree: Tree) -> bool:
+    """Whether any layer of the tree holds someone an alert could reach (the reporter aside)."""
+    tags = [layer_tag(svc.cipher, tree.name, lay.number) for lay in tree.layers]
+    query = select(Member.id).join(MemberTag).where(
+        MemberTag.tag.in_(tags), Member.status == MemberStatus.ACTIVE.value, Member.undeliverable_code.is_(None),
+    )
+    if incident.reporter_member_id is not None:
+        query = query.where(Member.id != incident.reporter_member_id)
+    return session.scalar(query.limit(1)) is not None
+
+
 def alert_layer(svc: Services, session: Session, incident: Incident, tree: Tree, layer: Layer, now: datetime,
                 *, unverified: bool = False) -> AfterCommit:
     """Claim the layer (WAITING -> ALERTED/SKIPPED) and record one alert per member of it."""
@@ -81,7 +92,8 @@ def alert_layer(svc: Services, session: Session, incident: Incident, tree: Tree,
         return after  # someone else alerted (or stopped) this layer
     if unverified and not incident.verified:
         incident.unverified_escalation = True
-    if layer.verifies and incident.status == IncidentStatus.REPORTED.value:
+    if layer.verifies and recipients and incident.status == IncidentStatus.REPORTED.value:
+        # "verifying" only when a verifier was actually alerted
         incident.status = IncidentStatus.VERIFYING.value
     incidents.append(session, svc.cipher, incident.id, "layer_alerted" if recipients else "layer_skipped", now,
                      actor="system", detail={"layer": layer.number,

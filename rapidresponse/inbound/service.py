@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from rapidresponse.escalation import service as escalation
 from rapidresponse.i18n import LANGUAGES, render
 from rapidresponse.incidents import responses
 from rapidresponse.incidents import service as incidents
@@ -241,7 +242,11 @@ class Conversation:
             reporter=self.member, inbound_id=self.inbound.id, now=self.now,
         )
         log.info("report %s (%s) from %s", incident.code, tree.name, mask_phone(self.phone))
-        return Handled(reply=render("report.received", self.language(command), code=incident.code),
+        # The truth: with nobody in the tree, no volunteer is being alerted; the coordinators are
+        # (escalation.nobody_to_alert, once the first evaluation finds every layer empty).
+        someone = escalation.anyone_to_alert(self.svc, self.session, incident, tree)
+        key = "report.received" if someone else "report.received_nobody"
+        return Handled(reply=render(key, self.language(command), code=incident.code),
                        outcome="report", after=AfterCommit(start_incident=incident.id))
 
     def on_confirm(self, command: Command) -> Handled:

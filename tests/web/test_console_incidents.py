@@ -225,3 +225,37 @@ def test_incident_page_has_actions_while_open(client, svc, coordinator_id):
     for value in ("confirm", "false_alarm", "resolve", "drill"):
         assert re.search(rf'name="decision" value="{value}"', page)
     assert 'name="body"' in page
+
+
+# --- nobody to alert, and when the next layer is due ----------------------------------------------------
+
+def test_a_report_nobody_can_be_alerted_for_is_flagged_first(client, svc, coordinator_id, members):
+    """An open report whose tree is empty is marked "nobody alerted", above every other, and not "verifying"."""
+    empty = report(client, svc, "COPWATCH stop at 3rd and Pine")
+    alert_first_layer(svc, empty.id)
+    ordinary = report(client, svc)  # newer, and its verifiers are alerted
+    alert_first_layer(svc, ordinary.id)
+    page = client.get("/incidents").data.decode()
+    assert "nobody alerted" in page
+    assert page.index("1 open report has") < page.index(f">{empty.code}</a>") < page.index(f">{ordinary.code}</a>")
+    row = page[page.index(f">{empty.code}</a>"):page.index(f">{ordinary.code}</a>")]
+    assert 'class="badge nobody"' in row and "Verifying" not in row and "verifying" not in row
+    assert status_of(svc, empty.id) == "reported"
+
+
+def test_next_layer_due_shows_only_while_a_layer_is_still_to_come(client, svc, coordinator_id, members):
+    """'Next layer due' shows on the layer whose wait decides it, and never once that layer has passed or
+    the incident is closed."""
+    incident = report(client, svc)
+    alert_first_layer(svc, incident.id)
+    page = client.get(f"/incidents/{incident.id}").data.decode()
+    assert len(re.findall(r">in \d+ min<", page)) == 1  # layer 1's wait, before layer 2 goes
+    Phone(client, VERIFIERS[0]).reply_to(f"CONFIRM {incident.code}")  # layer 2 goes at once
+    page = client.get(f"/incidents/{incident.id}").data.decode()
+    layers = page[page.index("<h2>Layers</h2>"):page.index("<h2>Texts</h2>")]
+    rows = layers.split("<tr>")[2:]
+    assert "in " not in rows[0].split("</td>")[-2]  # layer 1 has passed: no "due in" on it
+    client.post(f"/incidents/{incident.id}/decision", data={"decision": "resolve"})
+    page = client.get(f"/incidents/{incident.id}").data.decode()
+    layers = page[page.index("<h2>Layers</h2>"):page.index("<h2>Texts</h2>")]
+    assert not re.search(r">in \d+ (s|min)<|>now<", layers)

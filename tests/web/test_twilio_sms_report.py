@@ -119,3 +119,29 @@ def test_report_from_a_stop_word_sentence_is_not_an_opt_out(client, svc):
     reply = phone.reply_to("ICE stop the raid at 5th")
     [incident] = incidents(svc)
     assert incident.code in reply and plan_of(svc.cipher, incident).name == "ice"
+
+
+@pytest.mark.parametrize(("text", "language", "truth"), [
+    ("COPWATCH stop at 3rd and Pine", "en", "No volunteers can be alerted right now; our coordinators have been told"),
+    ("POLICIA parando carros en la 3a", "es", "No hay voluntarios para avisar ahora; ya avisamos a los coordinadores"),
+])
+def test_a_report_to_an_empty_tree_is_told_the_truth(client, svc, text, language, truth):
+    """Nobody in the tree: the reporter hears the report is recorded and coordinators told, not that
+    volunteers are being alerted."""
+    reply = Phone(client, "+12125550177").reply_to(text)
+    assert RECEIVED[language] in reply and truth in reply
+    assert "alerting volunteers" not in reply and "avisando a voluntarios" not in reply
+
+
+def test_a_report_with_someone_to_alert_says_volunteers_are_alerted(client, svc):
+    """With a responder in the tree, the usual answer: volunteers are being alerted."""
+    add_member(svc, "+12125550178", roles="responder", trees={"copwatch": 2})
+    reply = Phone(client, "+12125550177").reply_to("COPWATCH stop at 3rd and Pine")
+    assert "We're alerting volunteers now" in reply
+
+
+def test_the_reporter_alone_in_the_tree_is_not_someone_to_alert(client, svc):
+    """A responder reporting to a tree only they are in hears that nobody else can be alerted."""
+    add_member(svc, "+12125550177", roles="responder", trees={"copwatch": 1})
+    reply = Phone(client, "+12125550177").reply_to("COPWATCH stop at 3rd and Pine")
+    assert "No volunteers can be alerted" in reply
