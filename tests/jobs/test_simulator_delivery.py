@@ -40,6 +40,10 @@ def sim_svc(sim_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterato
     process_services.cache_clear()
     with conftest.fresh_services(Settings.from_env(sim_env)) as services:
         yield services
+    if process_services.cache_info().currsize:  # the jobs' own services: close what they opened
+        jobs_svc = process_services()
+        jobs_svc.db.engine.dispose()
+        jobs_svc.redis.close()
     process_services.cache_clear()
 
 
