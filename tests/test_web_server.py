@@ -31,7 +31,10 @@ def answers(url: str) -> bool:
 def test_web_listens_on_loopback_and_logs_no_query_strings(tmp_path, database_url):
     """By default the web answers on 127.0.0.1 only, and no access-log line carries a query string."""
     env = {k: v for k, v in conftest.test_env(tmp_path, database_url).items() if not k.startswith("TWILIO_")}
-    build_services(Settings.from_env(env)).db.create_all()
+    services = build_services(Settings.from_env(env))
+    services.db.create_all()
+    services.db.engine.dispose()
+    services.redis.close()
     port = free_port()
     env.update(PORT=str(port), PATH=os.environ["PATH"], HOME=str(tmp_path))
     web = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "wsgi:app"],
