@@ -60,13 +60,14 @@ def build_services(settings: Settings, *, provider: Provider | None = None) -> S
 
 
 def _simulated_status_callbacks(services: Services, sid: str, message_id: int | None) -> None:
-    """The simulator's status callbacks come later, from a job, as Twilio's come later by HTTP."""
-    from rapidresponse.jobs import queues
+    """The simulator's status callbacks take the webhook's path: into the status inbox, one drain job."""
+    from rapidresponse.jobs.dispatch import queue_status_drain
+    from rapidresponse.messaging.simulator import network_reports
+    from rapidresponse.messaging.status_inbox import StatusInbox
 
-    queues.enqueue(services, queues.BULK, SIMULATED_DELIVERY, sid, message_id)
-
-
-SIMULATED_DELIVERY = "rapidresponse.jobs.tasks.simulated_delivery"
+    inbox = StatusInbox.of(services)
+    if any([inbox.push(update) for update in network_reports(sid, message_id)]):
+        queue_status_drain(services)
 
 
 @functools.cache

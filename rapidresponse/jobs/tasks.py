@@ -30,14 +30,6 @@ def process_sender() -> Sender:
     return Sender(process_services())
 
 
-def simulated_delivery(sid: str, message_id: int | None) -> None:
-    """The simulator's phone network reports a text sent, then delivered, through the same status
-    path as Twilio's callbacks (statuses never move backwards, so a repeat changes nothing)."""
-    from rapidresponse.messaging.simulator import report_delivery
-
-    report_delivery(process_services(), sid, message_id, utcnow())
-
-
 def start_incident(incident_id: int) -> None:
     """A new report: alert its first layer, sending the first batch right here to save a hop."""
     svc = process_services()

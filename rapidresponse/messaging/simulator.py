@@ -1,14 +1,15 @@
 """The built-in simulator provider: 'sends' by storing, so a newcomer can try everything locally.
 
 The /simulator page (simulator/routes.py) shows these rows as a phone would. Like Twilio, it
-accepts a text as queued and reports it sent, then delivered, later: `report` (wired in
-services.py to a job) hands the text's SID and our id on, and `report_delivery` applies them with
-delivery.record_status, the very function Twilio's status callbacks go through. The console,
-thread and counts read the same with or without a Twilio account.
+accepts a text as queued and reports it sent, then delivered: `report` (wired in services.py)
+hands `network_reports` to the status inbox exactly as the /twilio/status webhook hands on
+Twilio's callbacks, and the same drain job applies them. The console, thread and counts read the
+same with or without a Twilio account.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from datetime import datetime
@@ -17,11 +18,12 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import select
 
 from rapidresponse.db import Database
-from rapidresponse.messaging import delivery
+from rapidresponse.messaging.delivery import StatusUpdate
 from rapidresponse.messaging.models import SimulatedMessage
 from rapidresponse.messaging.provider import FoundText, ProviderError, SentText
 from rapidresponse.privacy.crypto import FieldCipher
-from rapidresponse.services import Services
+
+log = logging.getLogger(__name__)
 
 
 def new_sid(prefix: str) -> str:
@@ -64,7 +66,10 @@ class SimulatorProvider:
             raise ProviderError("The 'To' number is not a valid phone number", code=21211, http_status=400)
         sid = self.record("out", to, body)
         if self.report is not None and status_callback is not None:
-            self.report(sid, message_id_of(status_callback))
+            try:
+                self.report(sid, message_id_of(status_callback))
+            except Exception:  # noqa: BLE001 - the text was sent; a lost report must not make it look unsent
+                log.warning("the simulator could not report text %s delivered", sid)
         return SentText(sid=sid, status="queued")
 
     def place_call(self, to: str, *, twiml: str, status_callback: str | None) -> str:
@@ -93,7 +98,6 @@ class SimulatorProvider:
             return [(r.direction, r.kind, self._cipher.decrypt(r.body_token), r.created_at) for r in reversed(rows)]
 
 
-def report_delivery(svc: Services, sid: str, message_id: int | None, now: datetime) -> None:
+def network_reports(sid: str, message_id: int | None) -> list[StatusUpdate]:
     """What a phone network reports for a text that reached the phone: sent, then delivered."""
-    for status in ("sent", "delivered"):
-        delivery.record_status(svc, message_sid=sid, status=status, now=now, message_id=message_id)
+    return [StatusUpdate(sid, status, message_id) for status in ("sent", "delivered")]

@@ -1,5 +1,6 @@
 """The simulator behaves like a phone network: texts it accepts are reported sent, then delivered,
-through the same status path as Twilio's callbacks, so the console reads the same without Twilio."""
+through the same status path as Twilio's callbacks (the status inbox and its drain job), so the
+console reads the same without Twilio."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rapidresponse.jobs import queues
 from rapidresponse.messaging import outbox
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.messaging.sender import Sender
+from rapidresponse.messaging.status_inbox import StatusInbox
 from rapidresponse.services import Services, process_services
 from rapidresponse.settings import Settings
 from tests import conftest
@@ -85,18 +87,22 @@ def test_a_simulated_text_is_reported_sent_then_delivered(sim_svc):
         assert [line.detail["status"] for line in lines] == ["sent", "delivered"]
 
 
-def test_the_report_job_carries_ids_only_and_is_safe_twice(sim_svc):
-    """The queued report holds the SID and our id, never a number or a body; running it twice changes nothing."""
+def test_the_reports_carry_ids_only_and_are_safe_twice(sim_svc):
+    """The reports waiting in Redis hold the SID and our id, never a number or a body; applying them
+    twice changes nothing."""
     incident_id, message_id = alert(sim_svc)
     sender = Sender(sim_svc)
     try:
         sender.send([message_id])
     finally:
         sender.close()
-    [job] = queues.queue(sim_svc, queues.BULK).get_jobs()
+    inbox = StatusInbox.of(sim_svc)
+    waiting = [raw.decode() for raw in sim_svc.redis.lrange(inbox.pending, 0, -1)]
     sid = row(sim_svc, OutboundMessage, message_id).provider_sid
-    assert job.args == [sid, message_id]
-    queues.enqueue(sim_svc, queues.BULK, job.func_name, *job.args)  # a duplicate delivery report
+    assert waiting == [f"{sid} sent {message_id} ", f"{sid} delivered {message_id} "]
+    assert not any("2125550160" in raw for raw in waiting)
+    for raw in waiting:  # the same reports again, as a repeated callback would be
+        sim_svc.redis.rpush(inbox.pending, raw)
     run_worker(sim_svc)
     with sim_svc.db.session() as session:
         kinds = [e.detail.get("status") for e in session.scalars(
