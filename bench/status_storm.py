@@ -138,9 +138,8 @@ class Storm:
     def web_command(self, port: int) -> list[str]:
         """The Procfile's web line, as shipped."""
         line = next(x for x in (ROOT / "Procfile").read_text().splitlines() if x.startswith("web:"))
-        line = line.split(":", 1)[1].replace("${PORT:-5000}", str(port)).replace("0.0.0.0", "127.0.0.1")
-        line = line.replace("--access-logfile -", "")
-        return shlex.split(line)
+        # Command-line flags override config/gunicorn.conf.py: this port, loopback, no access log.
+        return [*shlex.split(line.split(":", 1)[1]), "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null"]
 
     def start(self) -> None:
         env = {**os.environ, **self.env}
