@@ -17,11 +17,12 @@ nobody can take the claim before the call is over.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections import deque
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
@@ -58,6 +59,7 @@ class Outcome:
     retry_at: datetime | None = None  # when: the latest any of them asked for (backoff, Retry-After)
     ambiguous: int = 0
     deferred: list[int] = field(default_factory=list)  # not claimed: gave way to urgent work
+    handed_off: int = 0  # slow calls left to finish and record themselves after the job
     taken_over: int = 0  # our claim was taken by another worker before we sent: not ours to send
 
 
@@ -113,6 +115,11 @@ class _Leases:
             return len(self._held)
 
 
+# Outcomes are recorded in groups, at least this often (seconds), while texts are on the wire.
+_RECORD_EVERY = 0.2
+# Once all is claimed, calls still out after this long without any finishing are left to record
+# themselves (seconds).
+_STRAGGLERS_AFTER = 1.0
 # Time kept in hand when deciding that a lease is certainly still ours (clock steps, a slow commit).
 _SLACK = timedelta(seconds=1)
 
@@ -190,39 +197,76 @@ class Sender:
         return max(1, min(self.chunk, int(room * self.rate)))
 
     def send(self, ids: Sequence[int], *, give_way: Callable[[], bool] | None = None) -> Outcome:
-        """Send in chunks, two at a time: while one chunk's texts are on the wire, the previous
-        chunk's outcomes are recorded and the next is claimed, so the pool never runs dry.
+        """Send with the pool kept full: each text is submitted on its own and recorded as soon as
+        it is done, and more are claimed as room frees up, so a call that hangs holds one thread,
+        never a whole chunk. Up to two chunks are in flight; outcomes are recorded in groups.
+        Once everything is claimed, calls still out after a second without progress are left to
+        finish on their own (each records itself, `outcome.handed_off`), so the worker can take
+        its next job instead of waiting for a few slow calls.
 
-        `give_way` is asked before each further chunk (bulk work asks whether urgent work is
+        `give_way` is asked before each further claim (bulk work asks whether urgent work is
         waiting); when it says yes, the rest is left unclaimed in `outcome.deferred`.
         """
         outcome = Outcome()
-        in_flight: deque[tuple[list[_Claimed], list[Future[SentText | ProviderError | None]]]] = deque()
+        in_flight: dict[Future[SentText | ProviderError | None], _Claimed] = {}
+        done: list[tuple[_Claimed, SentText | ProviderError | None]] = []
+        window = self.chunk * 2
         start = 0
-        while start < len(ids):
-            if start and give_way is not None and give_way():
-                outcome.deferred = list(ids[start:])
-                break
-            size = self._claim_size()
-            with self.svc.db.session() as session:
-                claimed = self._claim(session, list(ids[start : start + size]), outcome)
-            start += size
-            if claimed:
-                in_flight.append((claimed, [self._pool.submit(self._send_one, text) for text in claimed]))
-            while len(in_flight) > 1:
-                self._finish_chunk(*in_flight.popleft(), outcome)
-        while in_flight:
-            self._finish_chunk(*in_flight.popleft(), outcome)
-        return outcome
+        last_recorded = last_progress = time.monotonic()
+        try:
+            while True:
+                # Claim more once there is room for at least half a chunk (fewer, larger claims).
+                while start < len(ids) and window - len(in_flight) >= min(max(1, self.chunk // 2), len(ids) - start):
+                    if start and give_way is not None and give_way():
+                        outcome.deferred = list(ids[start:])
+                        start = len(ids)
+                        break
+                    size = min(self._claim_size(), window - len(in_flight))
+                    with self.svc.db.session() as session:
+                        claimed = self._claim(session, list(ids[start : start + size]), outcome)
+                    start += size
+                    for text in claimed:
+                        in_flight[self._pool.submit(self._send_one, text)] = text
+                if not in_flight and not done:
+                    return outcome
+                if in_flight:
+                    finished, _ = wait(in_flight, timeout=_RECORD_EVERY, return_when=FIRST_COMPLETED)
+                    done.extend((in_flight.pop(future), future.result()) for future in finished)
+                    if finished:
+                        last_progress = time.monotonic()
+                    elif start >= len(ids) and time.monotonic() - last_progress >= _STRAGGLERS_AFTER:
+                        for future, text in in_flight.items():
+                            future.add_done_callback(functools.partial(self._record_late, text))
+                        outcome.handed_off = len(in_flight)
+                        in_flight = {}
+                if done and (not in_flight or len(done) >= self.chunk // 2
+                             or time.monotonic() - last_recorded >= _RECORD_EVERY):
+                    self._record_done(done, outcome)
+                    done = []
+                    last_recorded = time.monotonic()
+        except BaseException:
+            # The job failed (the database went away?): stop renewing what it holds, so those texts
+            # are reconciled and sent by whoever runs next, once their lease runs out.
+            self._leases.release([text.id for text in in_flight.values()] + [text.id for text, _ in done])
+            raise
 
-    def _finish_chunk(self, claimed: list[_Claimed], futures: list[Future[SentText | ProviderError | None]],
-                      outcome: Outcome) -> None:
-        results = [future.result() for future in futures]
+    def _record_late(self, text: _Claimed, future: Future[SentText | ProviderError | None]) -> None:
+        """A slow call's outcome, recorded by the thread that made it (see `send`). A retry is left
+        to the sweep, at the time the backoff chose."""
         try:
             with self.svc.db.session() as session:
-                self._record(session, claimed, results, outcome)
+                self._record(session, [text], [future.result()], Outcome())
+        except Exception:  # noqa: BLE001 - the text stays claimed and is reconciled after its lease
+            log.exception("could not record the outcome of message %s", text.id)
         finally:
-            self._leases.release([text.id for text in claimed])
+            self._leases.release([text.id])
+
+    def _record_done(self, done: list[tuple[_Claimed, SentText | ProviderError | None]], outcome: Outcome) -> None:
+        try:
+            with self.svc.db.session() as session:
+                self._record(session, [text for text, _ in done], [result for _, result in done], outcome)
+        finally:
+            self._leases.release([text.id for text, _ in done])
 
     def _claim(self, session: Session, ids: list[int], outcome: Outcome) -> list[_Claimed]:
         now = self.clock()

@@ -21,6 +21,7 @@ from rapidresponse.messaging import outbox
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.messaging.sender import Sender
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER, PUBLIC_BASE_URL, TWILIO_MESSAGES, add_member, row
+from tests.e2e.harness import wait_until
 
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
 RESPONDER = "+12125550160"
@@ -380,3 +381,63 @@ def test_refused_alert_that_cannot_be_retried_in_time_is_expired(svc, twilio_api
     outcome = sender.send([message_id])
     assert (outcome.retry, outcome.expired) == ([], 1)
     assert message(svc, message_id).status == DeliveryStatus.EXPIRED.value
+
+
+# --- a slow call holds one thread, not a batch -----------------------------------------------------
+
+@pytest.fixture
+def small_pool(tmp_path, database_url):
+    """Services whose sender has 4 threads (chunks of 8), with the shipped send and lookup timeouts."""
+    from rapidresponse.settings import Settings
+    from tests import conftest
+
+    env = conftest.test_env(tmp_path, database_url, SEND_CONCURRENCY="4")
+    with conftest.fresh_services(Settings.from_env(env)) as services:
+        yield services
+
+
+def test_a_few_hanging_calls_do_not_hold_up_the_rest_of_the_batch(small_pool, twilio_api):
+    """While 2 calls hang, the other 38 texts of the batch are sent and recorded, and the job is free
+    for other work; the 2 are recorded when their calls end."""
+    svc = small_pool
+    numbers = [f"+1212555{n:04d}" for n in range(5000, 5040)]
+    hanging = set(numbers[:2])
+    release = threading.Event()
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        if parse_qs(request.body or "")["To"][0] in hanging:
+            release.wait(90)
+        return created(request)
+
+    twilio_api.replace(responses.CallbackResponse(responses.POST, TWILIO_MESSAGES, callback=answer))
+    ids = [intent(svc, number) for number in numbers]
+    sender = Sender(svc, clock=lambda: NOW)
+    outcomes: list[Any] = []
+    worker = threading.Thread(target=lambda: outcomes.append(sender.send(ids)))
+    try:
+        worker.start()
+        wait_until(lambda: queued(svc, ids) == 38)
+        assert {message(svc, i).status for i in ids[:2]} == {DeliveryStatus.SENDING.value}
+        worker.join(90)  # the job ends while the 2 calls still hang
+        assert (outcomes[0].sent, outcomes[0].handed_off) == (38, 2)
+    finally:
+        release.set()
+        worker.join(90)
+        sender.close()  # waits for the 2 calls, which record themselves
+    assert queued(svc, ids) == 40
+
+
+def queued(svc, ids: list[int]) -> int:
+    with svc.db.session() as session:
+        return len(session.scalars(select(OutboundMessage.id).where(
+            OutboundMessage.id.in_(ids), OutboundMessage.status == DeliveryStatus.QUEUED.value)).all())
+
+
+def test_send_call_gives_up_sooner_than_the_lookup_of_past_texts(svc, twilio_api, sender, responder):
+    """A send call times out after SEND_TIMEOUT_SECONDS; a lookup before a resend after LOOKUP_TIMEOUT_SECONDS."""
+    stale = abandoned(svc, NOW - timedelta(minutes=10), member_id=responder)
+    provider_has(twilio_api)
+    sender.send([stale, intent(svc, OTHER)])
+    timeouts = {call.request.method: call.request.req_kwargs["timeout"] for call in twilio_api.calls}
+    assert timeouts == {"GET": svc.settings.lookup_timeout_seconds, "POST": svc.settings.send_timeout_seconds}
+    assert svc.settings.send_timeout_seconds < svc.settings.lookup_timeout_seconds
