@@ -4,8 +4,8 @@ The sweep recomputes from the database what is due — escalations, texts whose 
 inbound texts whose handling crashed — so Redis holds triggers and the database holds the truth.
 
 Healing, so timers and retries never wait for RQ's 10-minute maintenance:
-- RQ runs its scheduler in a child process, which dies when Redis goes away. A thread here looks
-  at it every second and starts it again as soon as Redis answers.
+- RQ runs its scheduler in a child process, which dies when Redis goes away. The worker looks at
+  it every second (from its own loop) and starts it again as soon as Redis answers.
 - That child exits when this process dies, even by `kill -9` (PR_SET_PDEATHSIG on Linux, and a
   watch on its parent's pid everywhere), so no orphan holds the scheduler lock.
 - A Redis outage that ends RQ's work loop does not end the process: it waits for Redis and works on.
@@ -14,6 +14,7 @@ Healing, so timers and retries never wait for RQ's 10-minute maintenance:
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import logging
 import os
 import signal
@@ -75,7 +76,13 @@ class Scheduler(RQScheduler):
 
 
 class Worker(SimpleWorker):
-    """RQ's SimpleWorker with a scheduler that dies with it and is restarted when it dies."""
+    """RQ's SimpleWorker with a scheduler that dies with it and is restarted when it dies.
+
+    The check runs on the worker's own (main) thread, with every heartbeat: RQ's wait for a job
+    is cut to a second so heartbeats keep coming while idle. Healing there, rather than from
+    another thread, means the scheduler is never forked while a stop is half done, and never
+    from a thread.
+    """
 
     # RQ waits up to a minute between reconnection attempts; come back within seconds.
     max_connection_wait_time = 2.0
@@ -86,8 +93,11 @@ class Worker(SimpleWorker):
         # next loop's scheduler takes back the lock its predecessor held, without waiting for it to expire.
         self.scheduler_name = scheduler_name or uuid.uuid4().hex
         self.stopping = False
-        self._scheduler_lock = threading.Lock()
-        self._scheduler_stopped = False
+        self._looked_at = 0.0
+
+    @property
+    def dequeue_timeout(self) -> int:
+        return 1
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
@@ -103,38 +113,31 @@ class Worker(SimpleWorker):
         if self.scheduler.acquired_locks:
             self.scheduler.start()
 
-    def stop_scheduler(self) -> None:
-        with self._scheduler_lock:
-            self._scheduler_stopped = True
-            super().stop_scheduler()
+    def heartbeat(self, *args: Any, **kwargs: Any) -> None:
+        super().heartbeat(*args, **kwargs)
+        self.heal_scheduler()
 
     def heal_scheduler(self) -> bool:
         """Start the scheduler child again if it died (a Redis outage kills it) and the scheduler
-        lock is ours or free. True when it was started again."""
-        with self._scheduler_lock:
-            scheduler = self.scheduler
-            if self._scheduler_stopped or self.stopping or scheduler is None:
-                return False
-            process = scheduler._process
-            if process is not None and process.is_alive():  # is_alive() also reaps a dead child
-                return False
-            try:
-                scheduler.acquire_locks(auto_start=True)
-            except RedisError:
-                return False  # Redis still away: look again in a second
-            alive = scheduler._process is not None and scheduler._process.is_alive()
-            if alive and scheduler._process is not process:
-                log.warning("scheduler restarted (pid %s)", scheduler._process.pid)
-                return True
+        lock is ours or free, at most once a second. True when it was started again."""
+        scheduler = self.scheduler
+        if scheduler is None or self.stopping or self._stop_requested:
             return False
-
-
-def keep_scheduler(worker: Worker, stop: threading.Event) -> None:
-    while not stop.wait(HEAL_INTERVAL_SECONDS):
+        process = scheduler._process
+        if process is not None and process.is_alive():  # is_alive() also reaps a dead child
+            return False
+        if time.monotonic() - self._looked_at < HEAL_INTERVAL_SECONDS:
+            return False
+        self._looked_at = time.monotonic()
         try:
-            worker.heal_scheduler()
-        except Exception:  # noqa: BLE001 - the healer must outlive a bad moment
-            log.exception("could not check the scheduler")
+            scheduler.acquire_locks(auto_start=True)
+        except RedisError:
+            return False  # Redis still away: look again in a second
+        started = scheduler._process
+        if started is not None and started is not process and started.is_alive():
+            log.warning("scheduler started again (pid %s)", started.pid)
+            return True
+        return False
 
 
 def sweep_forever(svc: Services, stop: threading.Event) -> None:
@@ -174,15 +177,10 @@ def work(svc: Services) -> None:
     while True:
         worker = Worker([queues.queue(svc, name) for name in queues.ALL], connection=svc.redis,
                         serializer=JSONSerializer, scheduler_name=scheduler_name)
-        stop_healing = threading.Event()
-        threading.Thread(target=keep_scheduler, args=(worker, stop_healing), name="scheduler-healer",
-                         daemon=True).start()
         try:
             worker.work(with_scheduler=True, logging_level="WARNING")
         except RedisError as exc:
             log.warning("worker lost Redis (%s)", type(exc).__name__)
-        finally:
-            stop_healing.set()
         if worker.stopping:
             return
         log.warning("worker loop ended without a stop request; starting again once Redis answers")
@@ -191,6 +189,7 @@ def work(svc: Services) -> None:
 
 def main() -> int:
     configure_logging()
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
     try:
         svc = process_services()
         keycheck.check(svc.db, svc.settings)
