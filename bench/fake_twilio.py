@@ -20,7 +20,8 @@ Admin interface (loopback, no auth): ``GET /_fake/messages``, ``GET /_fake/calls
 ``GET /_fake/stats[?window=1.0]``, ``GET /_fake/config``, ``POST /_fake/reset`` (JSON body
 ``{"config": true}`` also restores the configuration), ``POST /_fake/config`` (JSON: latency,
 fail_numbers, fail_next {n, status}, undeliverable_numbers, callbacks, callback_delay,
-callback_shuffle).
+callback_shuffle, hang_every, hang_seconds: every Nth accepted message is answered only after
+hang_seconds, as a Twilio that took the text but is slow to say so).
 
 Notes that matter for measurements:
 
@@ -353,6 +354,9 @@ class FakeTwilio:
         self.callbacks = bool(callbacks)
         self.callback_delay = 0.0  # seconds before each status callback
         self.callback_shuffle = False  # send each message's callbacks in random order
+        self.hang_every = 0  # every Nth accepted message is answered hang_seconds late (0: none)
+        self.hang_seconds = 0.0
+        self._accepted = 0
         self._fail_numbers: dict[str, int] = {}
         self._undeliverable: dict[str, Any] = {}
         self._fail_queue: collections.deque[int] = collections.deque()
@@ -483,6 +487,10 @@ class FakeTwilio:
                 self.callback_delay = float(cfg["callback_delay"])
             if "callback_shuffle" in cfg:
                 self.callback_shuffle = bool(cfg["callback_shuffle"])
+            if "hang_every" in cfg:
+                self.hang_every = int(cfg["hang_every"])
+            if "hang_seconds" in cfg:
+                self.hang_seconds = float(cfg["hang_seconds"])
 
     def config(self) -> dict[str, Any]:
         with self._lock:
@@ -495,6 +503,8 @@ class FakeTwilio:
                 "callbacks": self.callbacks,
                 "callback_delay": self.callback_delay,
                 "callback_shuffle": self.callback_shuffle,
+                "hang_every": self.hang_every,
+                "hang_seconds": self.hang_seconds,
             }
 
     def reset(self, config: bool = False) -> None:
@@ -514,6 +524,8 @@ class FakeTwilio:
                 self.callbacks = self._defaults["callbacks"]
                 self.callback_delay = 0.0
                 self.callback_shuffle = False
+                self.hang_every = 0
+                self.hang_seconds = 0.0
                 self._fail_numbers = {}
                 self._undeliverable = {}
 
@@ -692,6 +704,8 @@ class FakeTwilio:
             self._messages.append(rec)
             self._by_sid[sid] = rec
             wants_callbacks = self.callbacks and rec["status_callback"]
+            self._accepted += 1
+            hang = self.hang_seconds if self.hang_every and self._accepted % self.hang_every == 0 else 0.0
             if wants_callbacks:
                 self._cb_pending += 1
             else:  # no callbacks: the message is delivered (or not) at once
@@ -700,6 +714,8 @@ class FakeTwilio:
         if wants_callbacks:
             job = (sid, final, err_code)
             after = lambda: self._cb_queue.put(job)  # noqa: E731 - enqueue after the response
+        if hang:
+            self._sleeper(hang)  # accepted and recorded, but the answer is late (the client may give up)
         return 201, payload, None, after
 
     def _message_resource(self, rec: dict[str, Any]) -> dict[str, Any]:

@@ -180,6 +180,19 @@ def test_latency_applied():
         assert fake.count == 2
 
 
+def test_every_nth_message_is_accepted_but_answered_late():
+    """`hang_every` N: every Nth message is recorded at once but answered `hang_seconds` later."""
+    waits: list[float] = []
+    with FakeTwilio(sleep=waits.append) as fake:
+        client = twilio_client(fake)
+        fake.configure(hang_every=2, hang_seconds=15)
+        for _ in range(4):
+            client.messages.create(to="+15550001234", from_=FROM, body="x")
+        assert waits == [15.0, 15.0]
+        assert fake.count == 4
+        assert fake.config()["hang_every"] == 2
+
+
 def test_calls_create(fake, client):
     """Calls.json creates a call resource with a CA sid."""
     call = client.calls.create(to="+15550001234", from_=FROM, twiml="<Response><Say>hi</Say></Response>")
