@@ -146,6 +146,8 @@ class Bench:
             "QUEUE_PREFIX": f"bench-{uuid.uuid4().hex[:8]}:",
             "SEND_RATE_SEGMENTS_PER_SECOND": "0",
             "ALERT_VALIDITY_SECONDS": "3600",
+            # Deletes would shrink the fake's count mid-measurement; bench.provider_deletes measures them.
+            "PROVIDER_DELETE": "off",
             "LOG_LEVEL": "WARNING",
         }
         os.environ.update(self.env)

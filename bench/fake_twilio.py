@@ -17,11 +17,21 @@ Out of process::
     python -m bench.fake_twilio --port 8099 --latency-ms 100 --account-sid AC... --auth-token ...
 
 Admin interface (loopback, no auth): ``GET /_fake/messages``, ``GET /_fake/calls``,
-``GET /_fake/stats[?window=1.0]``, ``GET /_fake/config``, ``POST /_fake/reset`` (JSON body
+``GET /_fake/stats[?window=1.0]``, ``GET /_fake/deletes`` (every DELETE of a message and its
+answer), ``GET /_fake/held`` (SIDs of every message still stored: sent, received or replied),
+``POST /_fake/receive`` (JSON from, to, body: an inbound text; answers its sid), ``POST
+/_fake/reply`` (JSON to, from, body, action: a TwiML reply as Twilio sends it),
+``GET /_fake/config``, ``POST /_fake/reset`` (JSON body
 ``{"config": true}`` also restores the configuration), ``POST /_fake/config`` (JSON: latency,
 fail_numbers, fail_next {n, status}, undeliverable_numbers, callbacks, callback_delay,
 callback_shuffle, hang_every, hang_seconds: every Nth accepted message is answered only after
-hang_seconds, as a Twilio that took the text but is slow to say so).
+hang_seconds, as a Twilio that took the text but is slow to say so), refuse_deletes_next.
+
+Deleting a message (``DELETE .../Messages/SM....json``) answers 204 and forgets it, 404 when it
+is not there, and 409 with error 20009 while the message is not final yet (queued, sending), as
+Twilio refuses a delete until its own processing is done; ``refuse_deletes_next`` makes the next
+n deletes answer 20009 whatever the status. Inbound texts (``receive``) and TwiML replies
+(``reply``) are held too, apart from ``messages`` (which stays the API sends, for measurements).
 
 Notes that matter for measurements:
 
@@ -70,6 +80,7 @@ DEFAULT_AUTH_TOKEN = "fa4e70ce" * 4
 # Messages Twilio returns for the API errors a fake is likely to be asked for.
 ERROR_MESSAGES: dict[int, str] = {
     20003: "Authenticate",
+    20009: "Unable to delete record: the message is still being processed",
     20404: "The requested resource was not found",
     20429: "Too Many Requests",
     20500: "Internal Server Error",
@@ -365,6 +376,11 @@ class FakeTwilio:
         self._by_sid: dict[str, dict[str, Any]] = {}
         self._calls: list[dict[str, Any]] = []
         self._calls_by_sid: dict[str, dict[str, Any]] = {}
+        # Messages Twilio holds that were not created through the API: inbound texts, TwiML replies.
+        self._held: dict[str, dict[str, Any]] = {}
+        self._deletes: list[dict[str, Any]] = []
+        self._refuse_deletes = 0
+        self._created = 0
         self.callback_errors = 0
         self.callbacks_sent = 0
         self.callback_log: list[dict[str, Any]] = []
@@ -491,6 +507,8 @@ class FakeTwilio:
                 self.hang_every = int(cfg["hang_every"])
             if "hang_seconds" in cfg:
                 self.hang_seconds = float(cfg["hang_seconds"])
+            if "refuse_deletes_next" in cfg:
+                self._refuse_deletes = int(cfg["refuse_deletes_next"])
 
     def config(self) -> dict[str, Any]:
         with self._lock:
@@ -505,6 +523,7 @@ class FakeTwilio:
                 "callback_shuffle": self.callback_shuffle,
                 "hang_every": self.hang_every,
                 "hang_seconds": self.hang_seconds,
+                "refuse_deletes_next": self._refuse_deletes,
             }
 
     def reset(self, config: bool = False) -> None:
@@ -515,6 +534,10 @@ class FakeTwilio:
             self._by_sid.clear()
             self._calls.clear()
             self._calls_by_sid.clear()
+            self._held.clear()
+            self._deletes.clear()
+            self._refuse_deletes = 0
+            self._created = 0
             self._fail_queue.clear()
             self.callback_errors = 0
             self.callbacks_sent = 0
@@ -552,8 +575,51 @@ class FakeTwilio:
 
     def get_message(self, sid: str) -> dict[str, Any] | None:
         with self._lock:
-            m = self._by_sid.get(sid)
+            m = self._by_sid.get(sid) or self._held.get(sid)
             return dict(m) if m else None
+
+    @property
+    def deletes(self) -> list[dict[str, Any]]:
+        """Every DELETE of a message, in order: ``{"sid", "status" (HTTP), "at"}``."""
+        with self._lock:
+            return [dict(d) for d in self._deletes]
+
+    def held(self) -> list[str]:
+        """SIDs of every message still stored here (sent, received or replied): what a subpoena finds."""
+        with self._lock:
+            return [m["sid"] for m in self._messages] + list(self._held)
+
+    def receive(self, from_: str, to: str, body: str) -> str:
+        """An inbound text as Twilio stores it before calling the webhook; returns its SID."""
+        rec = self._held_record(new_sid("SM"), to=to, from_=from_, body=body, status="received",
+                                direction="inbound")
+        return str(rec["sid"])
+
+    def reply(self, to: str, from_: str, body: str, action: str | None = None) -> str:
+        """A TwiML ``<Message>`` answer, as Twilio sends it: held, with status callbacks to its
+        ``action`` URL when callbacks are on. Returns its SID."""
+        rec = self._held_record(new_sid("SM"), to=to, from_=from_, body=body, status="queued",
+                                direction="outbound-reply", status_callback=action)
+        with self._lock:
+            wants = self.callbacks and action
+            if wants:
+                self._cb_pending += 1
+            else:
+                rec["status"] = "delivered"
+        if wants:
+            self._cb_queue.put((rec["sid"], "delivered", None))
+        return str(rec["sid"])
+
+    def _held_record(self, sid: str, **fields: Any) -> dict[str, Any]:
+        now = time.time()
+        rec: dict[str, Any] = {
+            "sid": sid, "account_sid": self.account_sid, "messaging_service_sid": None,
+            "status_callback": None, "validity_period": None, "received_at": now, "sent_at": now,
+            "num_segments": segments(fields.get("body", "")), "error_code": None, **fields,
+        }
+        with self._lock:
+            self._held[sid] = rec
+        return rec
 
     def _received_times(self) -> list[float]:
         with self._lock:
@@ -574,6 +640,10 @@ class FakeTwilio:
                 "callbacks_sent": self.callbacks_sent,
                 "callback_errors": self.callback_errors,
                 "callbacks_pending": self._cb_pending,
+                # Every message accepted through the API, deleted since or not.
+                "created": self._created,
+                "held": len(self._messages) + len(self._held),
+                "deletes": len(self._deletes),
             }
         return {
             "count": len(times),
@@ -703,6 +773,7 @@ class FakeTwilio:
         with self._lock:
             self._messages.append(rec)
             self._by_sid[sid] = rec
+            self._created += 1
             wants_callbacks = self.callbacks and rec["status_callback"]
             self._accepted += 1
             hang = self.hang_seconds if self.hang_every and self._accepted % self.hang_every == 0 else 0.0
@@ -728,7 +799,7 @@ class FakeTwilio:
             "date_created": rfc2822(rec["received_at"]),
             "date_sent": rfc2822(rec["sent_at"]) if status != "queued" else None,
             "date_updated": rfc2822(rec["sent_at"]),
-            "direction": "outbound-api",
+            "direction": rec.get("direction", "outbound-api"),
             "error_code": rec["error_code"],
             "error_message": ERROR_MESSAGES.get(rec["error_code"]) if rec["error_code"] else None,
             "from": rec["from_"],
@@ -804,7 +875,9 @@ class FakeTwilio:
         self._sleep()
         not_found = _not_found(path)
         with self._lock:
-            rec = self._by_sid.get(sid)
+            rec = self._by_sid.get(sid) or self._held.get(sid)
+            if method == "DELETE":
+                return self._delete_message(sid, rec)
             if rec is None:
                 return not_found
             if method == "GET":
@@ -815,11 +888,22 @@ class FakeTwilio:
                         return 400, twilio_error(21602, 400, "Body can only be redacted to ''"), None, None
                     rec["body"] = ""
                 return 200, self._message_resource(rec), None, None
-            if method == "DELETE":
-                self._by_sid.pop(sid, None)
-                self._messages.remove(rec)
-                return 204, None, None, None
         return 405, twilio_error(20004, 405, "Method not allowed"), None, None
+
+    def _delete_message(self, sid: str, rec: dict[str, Any] | None):
+        """Called with the lock held."""
+        if rec is None:
+            answer = _not_found(f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json")
+        elif self._refuse_deletes > 0 or rec["status"] in ("accepted", "queued", "sending"):
+            self._refuse_deletes = max(0, self._refuse_deletes - 1)
+            answer = 409, twilio_error(20009, 409), None, None
+        else:
+            if self._by_sid.pop(sid, None) is not None:
+                self._messages.remove(rec)
+            self._held.pop(sid, None)
+            answer = 204, None, None, None
+        self._deletes.append({"sid": sid, "status": answer[0], "at": time.time()})
+        return answer
 
     def _create_call(self, form: dict[str, str], received_at: float):
         self._sleep()
@@ -861,7 +945,7 @@ class FakeTwilio:
             "caller_name": None,
             "date_created": rfc2822(rec["received_at"]),
             "date_updated": rfc2822(rec["sent_at"]),
-            "direction": "outbound-api",
+            "direction": rec.get("direction", "outbound-api"),
             "duration": None,
             "end_time": None,
             "forwarded_from": None,
@@ -907,7 +991,7 @@ class FakeTwilio:
             if self.callback_delay > 0:
                 time.sleep(self.callback_delay)
             with self._lock:
-                rec = self._by_sid.get(sid)
+                rec = self._by_sid.get(sid) or self._held.get(sid)
                 if rec is None:
                     return
                 rec["status"], rec["error_code"] = status, code
@@ -929,7 +1013,7 @@ class FakeTwilio:
             self.post_signed(url, params)
         # the stored status ends at the final one even when callbacks were shuffled
         with self._lock:
-            rec = self._by_sid.get(sid)
+            rec = self._by_sid.get(sid) or self._held.get(sid)
             if rec is not None:
                 rec["status"], rec["error_code"] = final, err_code
 
@@ -994,6 +1078,14 @@ class FakeTwilio:
                 return 200, list(self.callback_log)
         if method == "GET" and path == "/_fake/config":
             return 200, self.config()
+        if method == "POST" and path == "/_fake/receive":
+            return 200, {"sid": self.receive(data["from"], data["to"], data["body"])}
+        if method == "POST" and path == "/_fake/reply":
+            return 200, {"sid": self.reply(data["to"], data["from"], data["body"], data.get("action"))}
+        if method == "GET" and path == "/_fake/deletes":
+            return 200, self.deletes
+        if method == "GET" and path == "/_fake/held":
+            return 200, self.held()
         if method == "POST" and path == "/_fake/reset":
             self.reset(config=bool(data.get("config", False)))
             return 200, {"ok": True}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import re
 import sys
 from collections import Counter
@@ -50,6 +51,8 @@ def app_or_exit() -> Any:
 
     configure_logging()
     settings = settings_or_exit()
+    for note in settings.startup_notes:
+        logging.getLogger("rapidresponse").warning(note)
     try:
         return create_app(settings)
     except TreeConfigError as exc:

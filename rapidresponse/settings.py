@@ -76,6 +76,9 @@ class Settings:
     sweep_interval_seconds: float = 5.0
     unknown_sender_reply_limit: int = 3
     retention_days: int = 60
+    # Delete each text at the provider once it is final (or stored, for inbound); off keeps them there.
+    provider_delete: bool = True
+    provider_delete_delay_seconds: int = 300
     queue_prefix: str = ""
     # Proxies in front of the web process that add X-Forwarded-For/-Proto (Heroku's router: 1).
     # The sign-in limit counts per source address, so behind a proxy this must be right.
@@ -94,6 +97,14 @@ class Settings:
     def provider_name(self) -> str:
         """'twilio' when credentials are set, else the built-in simulator."""
         return "twilio" if self.twilio_account_sid else "simulator"
+
+    @property
+    def startup_notes(self) -> list[str]:
+        """What web and worker say when they start, so a choice that keeps personal data is seen."""
+        if self.provider_delete:
+            return []
+        return ["PROVIDER_DELETE=off: texts are NOT deleted at the provider, which keeps every body "
+                "and both numbers until they are deleted there"]
 
     @property
     def sender_id(self) -> str:
@@ -141,6 +152,8 @@ class Settings:
             sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0, low=0.05),
             unknown_sender_reply_limit=_int(env, "UNKNOWN_SENDER_REPLY_LIMIT", 3, low=0, high=100),
             retention_days=_int(env, "RETENTION_DAYS", 60, low=0, high=3650),
+            provider_delete=_switch(env, "PROVIDER_DELETE", True),
+            provider_delete_delay_seconds=_int(env, "PROVIDER_DELETE_DELAY_SECONDS", 300, low=0, high=14 * 24 * 3600),
             queue_prefix=env.get("QUEUE_PREFIX", "").strip(),
             trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0, low=0, high=5),
         )._checked()
@@ -293,6 +306,15 @@ def _float(env: dict[str, str], name: str, default: float, *, low: float) -> flo
     if value != value or value < low:  # NaN or too small
         raise SettingsError(f"{name}: must be a number of at least {low}, got {raw!r}")
     return value
+
+
+def _switch(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("on", "off"):
+        raise SettingsError(f"{name}: must be on or off, got {raw!r}")
+    return raw == "on"
 
 
 def _region(env: dict[str, str]) -> str:

@@ -107,3 +107,10 @@ def test_the_right_key_from_a_file_starts_the_web(tmp_path):
     assert start(ENTRY_POINTS["db-upgrade"], minimal_env(tmp_path, DATA_KEY=key)).returncode == 0
     result = start(ENTRY_POINTS["web"], minimal_env(tmp_path, DATA_KEY=None, DATA_KEY_FILE=str(key_file)))
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("entry", ["worker", "web"])
+def test_provider_delete_off_is_said_at_start_up(tmp_path, entry):
+    """With PROVIDER_DELETE=off, web and worker say at start-up that texts stay at the provider."""
+    result = start(ENTRY_POINTS[entry], minimal_env(tmp_path, PROVIDER_DELETE="off"))
+    assert "PROVIDER_DELETE=off: texts are NOT deleted at the provider" in result.stderr

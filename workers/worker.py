@@ -192,6 +192,8 @@ def main() -> int:
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
     try:
         svc = process_services()
+        for note in svc.settings.startup_notes:
+            log.warning(note)
         keycheck.check(svc.db, svc.settings)
     except SettingsError as exc:  # a bad setting, or a DATA_KEY this database was not encrypted with
         print(f"rapidresponse worker: {exc}", file=sys.stderr)

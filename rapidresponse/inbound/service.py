@@ -25,8 +25,8 @@ from rapidresponse.keywords import Command, normalize, parse
 from rapidresponse.members import registry
 from rapidresponse.members.models import Member, MemberStatus, Role
 from rapidresponse.members.phones import InvalidNumberError, normalize_phone
-from rapidresponse.messaging import outbox
-from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, Purpose
+from rapidresponse.messaging import deletes, outbox
+from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, OutboundMessage, Purpose
 from rapidresponse.privacy.masking import mask_phone
 from rapidresponse.services import Services
 
@@ -58,6 +58,8 @@ class Handled:
     duplicate: bool = False
     ignored: bool = False
     outcome: str = ""
+    # Our id for the reply carried in the TwiML answer: its status callbacks find it by this.
+    reply_id: int | None = None
     after: AfterCommit = field(default_factory=AfterCommit)
 
 
@@ -71,6 +73,9 @@ def receive(svc: Services, text: InboundText, now: datetime) -> Handled:
     body = text.body[:MAX_BODY]
     cipher = svc.cipher
     with svc.db.session() as session:
+        if session.scalar(select(InboundMessage.id).where(
+                InboundMessage.message_sid == deletes.forgotten_sid(cipher, text.message_sid))) is not None:
+            return Handled(duplicate=True)  # a retry of a text already deleted at the provider
         outbox.insert_ignoring_duplicates(session, InboundMessage, [{
             "message_sid": text.message_sid, "from_index": cipher.blind_index(phone),
             "from_token": cipher.encrypt(phone), "body_token": cipher.encrypt(body), "received_at": now,
@@ -98,13 +103,17 @@ def handle_stored(svc: Services, message_sid: str, now: datetime, *, reply_by_te
         handled = Conversation(svc, session, inbound, phone, now).handle(parse(body, svc.trees.report_words))
         inbound.outcome = handled.outcome or "handled"
         if handled.reply:
-            # Recorded either way, so the reply caps and the record see it.
+            # Recorded either way, so the reply caps and the record see it. A TwiML reply is queued
+            # at the provider once we answer; its status callbacks bring its SID (for the delete).
+            key = f"reply:{message_sid}"
             ids = outbox.record(session, svc.cipher, [outbox.Text(
-                to=phone, body=handled.reply, purpose=Purpose.REPLY, dedupe_key=f"reply:{message_sid}",
-            )], now, status=DeliveryStatus.PENDING if reply_by_text else DeliveryStatus.SENT)
+                to=phone, body=handled.reply, purpose=Purpose.REPLY, dedupe_key=key,
+            )], now, status=DeliveryStatus.PENDING if reply_by_text else DeliveryStatus.QUEUED)
             if reply_by_text:
                 handled.after.send_ids.extend(ids)
                 handled.reply = None
+            else:
+                handled.reply_id = session.scalar(select(OutboundMessage.id).where(OutboundMessage.dedupe_key == key))
     return handled
 
 

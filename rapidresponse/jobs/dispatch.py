@@ -21,6 +21,7 @@ START_INCIDENT = "rapidresponse.jobs.tasks.start_incident"
 SEND_TEXTS = "rapidresponse.jobs.tasks.send_texts"
 ESCALATE = "rapidresponse.jobs.tasks.escalate"
 APPLY_STATUSES = "rapidresponse.jobs.tasks.apply_status_callbacks"
+DELETE_AT_PROVIDER = "rapidresponse.jobs.tasks.delete_at_provider"
 
 
 def batches(ids: list[int], size: int) -> list[list[int]]:

@@ -13,8 +13,8 @@ from rapidresponse.db import utcnow
 from rapidresponse.escalation import service as escalation
 from rapidresponse.inbound import service as inbound
 from rapidresponse.jobs import queues
-from rapidresponse.jobs.dispatch import SEND_TEXTS, batches, dispatch
-from rapidresponse.messaging import delivery
+from rapidresponse.jobs.dispatch import DELETE_AT_PROVIDER, SEND_TEXTS, batches, dispatch
+from rapidresponse.messaging import deletes, delivery
 from rapidresponse.messaging.models import OutboundMessage
 from rapidresponse.messaging.sender import Outcome, Sender
 from rapidresponse.messaging.status_inbox import StatusInbox
@@ -116,7 +116,31 @@ def sweep() -> dict[str, int]:
     except RedisError:
         log.error("sweep could not reach the status callbacks in Redis")
     counts["purged"] = purge_if_due(svc, now)
+    counts["provider_deletes"] = queue_provider_deletes(svc, now)
     return counts
+
+
+def queue_provider_deletes(svc: Services, now: datetime) -> int:
+    """Claim the texts due for deletion at the provider and queue them (bulk: sends come first)."""
+    if not svc.settings.provider_delete:
+        return 0
+    with svc.db.session() as session:
+        due = deletes.claim_due(session, now, timedelta(seconds=svc.settings.provider_delete_delay_seconds))
+    size = svc.settings.alert_batch_size
+    try:
+        for start in range(0, max(len(due.outbound), len(due.inbound)), size):
+            queues.enqueue(svc, queues.BULK, DELETE_AT_PROVIDER, due.outbound[start : start + size],
+                           due.inbound[start : start + size])
+    except RedisError:
+        log.error("sweep could not queue provider deletes; their claims run out and they are queued again")
+    return len(due.outbound) + len(due.inbound)
+
+
+def delete_at_provider(outbound_ids: list[int], inbound_ids: list[int]) -> dict[str, int]:
+    """Delete these texts at the provider and forget their SIDs; refusals are tried again later."""
+    svc = process_services()
+    done = deletes.delete_claimed(svc, deletes.Due(outbound_ids, inbound_ids), utcnow)
+    return {"deleted": done.deleted, "already_gone": done.already_gone, "retry": done.retry}
 
 
 def purge_if_due(svc: Services, now: datetime) -> int:

@@ -53,6 +53,7 @@ STATUS_RANK = {
 
 class InboundMessage(Base):
     __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_provider_deleted_received", "provider_deleted_at", "received_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_sid: Mapped[str] = mapped_column(String(64), unique=True)
@@ -62,6 +63,11 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # What the keyword engine made of it (join, stop, report, ...), once handled.
     outcome: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Deleting the provider's copy (messaging/deletes.py): once done, message_sid holds a keyed
+    # hash of the SID instead of the SID.
+    provider_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    delete_after: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    delete_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class OutboundMessage(Base):
@@ -95,6 +101,9 @@ class OutboundMessage(Base):
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # A raid alert is useless an hour late: past this it is dropped, here and at the provider.
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Deleting the provider's copy (messaging/deletes.py): provider_sid is NULL once done.
+    delete_after: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    delete_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SimulatedMessage(Base):

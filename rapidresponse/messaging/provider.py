@@ -11,6 +11,8 @@ OPTED_OUT = 21610
 INVALID_NUMBER = 21211
 NOT_MOBILE = 21614
 TEMPORARY_CODES = frozenset({30001, 30008, 20429})
+# A delete refused until the provider's own processing of the message is done: try again later.
+NOT_DELETABLE_YET = 20009
 PERMANENT_MEMBER_CODES = frozenset({OPTED_OUT, INVALID_NUMBER, NOT_MOBILE})
 
 
@@ -69,4 +71,10 @@ class Provider(Protocol):
 
     def find_sent(self, to: str, since: datetime) -> list[FoundText]:
         """Texts already sent to `to` since `since`: reconciliation before any resend."""
+        ...
+
+    def delete_message(self, sid: str) -> None:
+        """Delete one message (sent or received) and its body and numbers at the provider.
+        Raises ProviderError: http_status 404 when it is already gone, code NOT_DELETABLE_YET
+        while the provider is still processing it."""
         ...

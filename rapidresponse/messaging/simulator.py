@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from rapidresponse.db import Database
 from rapidresponse.messaging.delivery import StatusUpdate
@@ -86,6 +86,13 @@ class SimulatorProvider:
             ).all()
             return [FoundText(sid=r.sid, body=self._cipher.decrypt(r.body_token), created_at=r.created_at)
                     for r in rows]
+
+    def delete_message(self, sid: str) -> None:
+        """The simulator is the provider here: its copy of the text goes, as Twilio's would."""
+        with self._db.session() as session:
+            found = session.execute(delete(SimulatedMessage).where(SimulatedMessage.sid == sid))
+        if not getattr(found, "rowcount", 0):
+            raise ProviderError("The requested resource was not found", code=20404, http_status=404)
 
     def conversation(self, phone: str, limit: int = 200) -> list[tuple[str, str, str, datetime]]:
         """(direction, kind, body, when) for one number, oldest first."""

@@ -127,6 +127,10 @@ class TwilioProvider:
             call = self._client.calls.create(**kwargs)
         return str(call.sid)
 
+    def delete_message(self, sid: str) -> None:
+        with provider_errors("delete"):
+            self._client.messages(sid).delete()
+
     def find_sent(self, to: str, since: datetime) -> list[FoundText]:
         client = self._client
         client.http_client.timeout = self._settings.lookup_timeout_seconds

@@ -15,6 +15,7 @@ from rapidresponse.db import parse_id, utcnow
 from rapidresponse.inbound.service import InboundText, receive
 from rapidresponse.jobs.dispatch import dispatch, queue_status_drain
 from rapidresponse.messaging import delivery
+from rapidresponse.messaging.sender import status_callback_url
 from rapidresponse.messaging.signature import is_signed, public_urls
 from rapidresponse.messaging.status_inbox import StatusInbox
 from rapidresponse.services import Services
@@ -62,7 +63,9 @@ def sms() -> Response:
     dispatch(svc, handled.after)
     response = MessagingResponse()
     if handled.reply:
-        response.message(handled.reply)
+        # `action` is where Twilio sends the reply's status callbacks: its SID, for the delete.
+        action = status_callback_url(svc, handled.reply_id) if handled.reply_id is not None else None
+        response.message(handled.reply, action=action)
     return twiml(response)
 
 

@@ -281,3 +281,38 @@ def test_segments():
     assert segments("ñ" * 160) == 1  # ñ is GSM-7
     assert segments("á" * 70) == 1 and segments("á" * 71) == 2
     assert segments("[" * 80) == 1 and segments("[" * 81) == 2  # extension chars cost two
+
+
+def test_delete_forgets_a_final_message_and_records_each_attempt(fake, client):
+    """DELETE of a delivered message answers 204 and forgets it; a second DELETE is 404; both are recorded."""
+    msg = client.messages.create(to="+15550001111", from_=FROM, body="raid alert")
+    assert fake.held() == [msg.sid]
+    assert client.messages(msg.sid).delete() is True
+    assert fake.held() == [] and fake.count == 0
+    with pytest.raises(TwilioRestException) as exc:
+        client.messages(msg.sid).delete()
+    assert exc.value.status == 404
+    assert [(d["sid"], d["status"]) for d in fake.deletes] == [(msg.sid, 204), (msg.sid, 404)]
+
+
+def test_delete_is_refused_with_20009_until_the_message_is_final(fake, client):
+    """A message still queued (callbacks pending) cannot be deleted: 20009, as Twilio answers."""
+    fake.callbacks = True
+    msg = client.messages.create(to="+15550001112", from_=FROM, body="x",
+                                 status_callback="http://127.0.0.1:9/none")
+    fake.configure(refuse_deletes_next=1)
+    with pytest.raises(TwilioRestException) as exc:
+        client.messages(msg.sid).delete()
+    assert exc.value.code == 20009
+    assert msg.sid in fake.held()
+
+
+def test_inbound_texts_and_twiml_replies_are_held_and_deletable(fake, client):
+    """Received texts and TwiML replies are stored apart from API sends, and deleted the same way."""
+    inbound = fake.receive("+15550001113", FROM, "ICE at the school")
+    reply = fake.reply("+15550001113", FROM, "Your report is recorded")
+    assert set(fake.held()) == {inbound, reply} and fake.count == 0
+    assert fake.get_message(inbound)["direction"] == "inbound"
+    client.messages(inbound).delete()
+    client.messages(reply).delete()
+    assert fake.held() == []

@@ -132,14 +132,19 @@ class Stack:
         return add_member(self.svc, phone, **kwargs)
 
     def text(self, phone: str, body: str) -> str:
-        """Text the system as Twilio would deliver it, signed, to the live web server."""
+        """Text the system as Twilio would: stored at the fake Twilio, delivered signed to the web
+        server, and the TwiML answer sent back (with its status callbacks) as Twilio sends it."""
+        from xml.etree import ElementTree
+
         from tests.conftest import twiml_text
 
-        params = {"MessageSid": "SM" + uuid.uuid4().hex, "From": phone, "To": FROM_NUMBER, "Body": body,
-                  "AccountSid": ACCOUNT_SID}
+        sid = self.fake.receive(phone, FROM_NUMBER, body)
+        params = {"MessageSid": sid, "From": phone, "To": FROM_NUMBER, "Body": body, "AccountSid": ACCOUNT_SID}
         response = self.client.post("/twilio/sms", data=params, headers={
             "X-Twilio-Signature": self.fake.sign(self.url + "/twilio/sms", params)})
         assert response.status_code == 200, response.data
+        for message in ElementTree.fromstring(response.data).iter("Message"):
+            self.fake.reply(phone, FROM_NUMBER, message.text or "", action=message.get("action"))
         return twiml_text(response.data)
 
     def received(self, phone: str) -> list[str]:

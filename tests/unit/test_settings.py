@@ -121,6 +121,10 @@ BAD = [
     ("LISTEN_HOST", {"LISTEN_HOST": "everywhere"}),
     ("LISTEN_HOST", {"LISTEN_HOST": "127.0.0.1:5000"}),
     ("SIMULATOR_ALLOW_REMOTE", {"SIMULATOR_ALLOW_REMOTE": "maybe"}),
+    ("PROVIDER_DELETE", {"PROVIDER_DELETE": "maybe"}),
+    ("PROVIDER_DELETE", {"PROVIDER_DELETE": "yes"}),
+    ("PROVIDER_DELETE_DELAY_SECONDS", {"PROVIDER_DELETE_DELAY_SECONDS": "-1"}),
+    ("PROVIDER_DELETE_DELAY_SECONDS", {"PROVIDER_DELETE_DELAY_SECONDS": "soon"}),
 ]
 
 
@@ -229,3 +233,13 @@ def test_data_key_and_data_key_file_together_are_refused(tmp_path):
     key_file.write_text(Fernet.generate_key().decode(), encoding="ascii")
     with pytest.raises(SettingsError, match="^DATA_KEY_FILE: set DATA_KEY or DATA_KEY_FILE, not both"):
         Settings.from_env(minimal(DATA_KEY_FILE=str(key_file)))
+
+
+def test_provider_delete_is_on_by_default_and_off_is_said_at_start_up():
+    """Texts are deleted at the provider unless PROVIDER_DELETE=off, which web and worker announce."""
+    default = Settings.from_env(minimal())
+    assert default.provider_delete and default.provider_delete_delay_seconds == 300
+    assert default.startup_notes == []
+    off = Settings.from_env(minimal(PROVIDER_DELETE="OFF", PROVIDER_DELETE_DELAY_SECONDS="5"))
+    assert not off.provider_delete and off.provider_delete_delay_seconds == 5
+    assert [n.split(":")[0] for n in off.startup_notes] == ["PROVIDER_DELETE=off"]

@@ -1,0 +1,137 @@
+"""Deleting our texts at the provider: what is not kept there cannot be subpoenaed there.
+
+Twilio keeps every message's body and both numbers until the message is deleted. An outbound text
+is deleted once final (delivered, undelivered, failed), or UNREPORTED_WAIT after it was sent if no
+final status ever came; an inbound text once it is stored and handled; both no sooner than
+PROVIDER_DELETE_DELAY_SECONDS, since Twilio refuses a delete (20009) until its own processing is
+done. The sweep claims what is due and queues a job; the job deletes, and on success (or 404:
+already gone) drops the provider's id from our row, since each SID is a lookup key into the
+provider's records. A refusal is tried again later with backoff; a lost job's claim runs out and
+the sweep queues it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, OutboundMessage
+from rapidresponse.messaging.provider import NOT_DELETABLE_YET, ProviderError
+from rapidresponse.privacy.crypto import FieldCipher
+from rapidresponse.services import Services
+
+log = logging.getLogger(__name__)
+
+FINAL = (DeliveryStatus.DELIVERED.value, DeliveryStatus.UNDELIVERED.value, DeliveryStatus.FAILED.value)
+IN_FLIGHT = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENT.value)
+# A text that never reports a final status (no delivery receipt from the carrier, or no status
+# callback at all) is deleted this long after it was sent; if the provider still holds it in its
+# queue it answers 20009 and the delete is tried again later.
+UNREPORTED_WAIT = timedelta(hours=1)
+# A claimed delete not done by then (its job was lost) is claimed and queued again.
+CLAIM = timedelta(minutes=10)
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=6)
+THREADS = 8  # deletes in flight per job: they share the provider's API concurrency with sends
+
+
+def retry_after(attempts: int) -> timedelta:
+    """1, 2, 4, 8 ... minutes after each refusal, at most LONGEST_RETRY."""
+    return min(FIRST_RETRY * (1 << min(max(0, attempts - 1), 16)), LONGEST_RETRY)
+
+
+def forgotten_sid(cipher: FieldCipher, sid: str) -> str:
+    """What an inbound text keeps of its MessageSid once deleted at the provider: a keyed hash
+    (64 hex characters, never a Twilio SID), so a retried webhook is still recognised."""
+    return cipher.blind_index("message-sid:" + sid)
+
+
+@dataclass
+class Due:
+    outbound: list[int] = field(default_factory=list)
+    inbound: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.outbound or self.inbound)
+
+
+def claim_due(session: Session, now: datetime, delay: timedelta, limit: int = 1000) -> Due:
+    """Claim the texts whose provider copy is due for deletion (so the next sweep leaves them be)."""
+    not_claimed = or_(OutboundMessage.delete_after.is_(None), OutboundMessage.delete_after <= now)
+    outbound = list(session.scalars(select(OutboundMessage.id).where(
+        OutboundMessage.provider_sid.is_not(None), not_claimed,
+        or_(and_(OutboundMessage.status.in_(FINAL), OutboundMessage.status_at <= now - delay),
+            and_(OutboundMessage.status.in_(IN_FLIGHT), OutboundMessage.sent_at <= now - max(delay, UNREPORTED_WAIT))),
+    ).order_by(OutboundMessage.id).limit(limit)))
+    inbound = list(session.scalars(select(InboundMessage.id).where(
+        InboundMessage.provider_deleted_at.is_(None), InboundMessage.received_at <= now - delay,
+        InboundMessage.outcome.is_not(None), InboundMessage.outcome != "handling",
+        or_(InboundMessage.delete_after.is_(None), InboundMessage.delete_after <= now),
+    ).order_by(InboundMessage.id).limit(limit)))
+    if outbound:
+        session.execute(update(OutboundMessage).where(OutboundMessage.id.in_(outbound))
+                        .values(delete_after=now + CLAIM))
+    if inbound:
+        session.execute(update(InboundMessage).where(InboundMessage.id.in_(inbound))
+                        .values(delete_after=now + CLAIM))
+    return Due(outbound, inbound)
+
+
+@dataclass
+class Deleted:
+    deleted: int = 0
+    already_gone: int = 0
+    retry: int = 0
+
+
+def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> Deleted:
+    """Delete these texts at the provider; drop the SIDs of those deleted (or already gone)."""
+    with svc.db.session() as session:
+        outbound = dict(session.execute(select(OutboundMessage.id, OutboundMessage.provider_sid).where(
+            OutboundMessage.id.in_(due.outbound), OutboundMessage.provider_sid.is_not(None))).all())
+        inbound = dict(session.execute(select(InboundMessage.id, InboundMessage.message_sid).where(
+            InboundMessage.id.in_(due.inbound), InboundMessage.provider_deleted_at.is_(None))).all())
+    work = [("out", i, sid) for i, sid in outbound.items() if sid] + [("in", i, sid) for i, sid in inbound.items()]
+    if not work:
+        return Deleted()
+
+    def attempt(item: tuple[str, int, str]) -> ProviderError | None:
+        try:
+            svc.provider.delete_message(item[2])
+        except ProviderError as exc:
+            return exc
+        return None
+
+    with ThreadPoolExecutor(max_workers=min(THREADS, len(work)), thread_name_prefix="delete") as pool:
+        results = list(pool.map(attempt, work))
+    done = Deleted()
+    now = clock()
+    with svc.db.session() as session:
+        for (direction, message_id, sid), error in zip(work, results, strict=True):
+            model = OutboundMessage if direction == "out" else InboundMessage
+            if error is None or error.http_status == 404:
+                if error is None:
+                    done.deleted += 1
+                else:
+                    done.already_gone += 1
+                if direction == "out":
+                    session.execute(update(OutboundMessage).where(OutboundMessage.id == message_id)
+                                    .values(provider_sid=None, delete_after=None))
+                else:
+                    session.execute(update(InboundMessage).where(InboundMessage.id == message_id).values(
+                        message_sid=forgotten_sid(svc.cipher, sid), provider_deleted_at=now, delete_after=None))
+                continue
+            done.retry += 1
+            attempts = (session.scalar(select(model.delete_attempts).where(model.id == message_id)) or 0) + 1
+            session.execute(update(model).where(model.id == message_id).values(
+                delete_attempts=attempts, delete_after=now + retry_after(attempts)))
+            if error.code != NOT_DELETABLE_YET:
+                log.warning("provider delete of %s message %s refused (%s); trying again in %s", direction,
+                            message_id, error.code or error.http_status or error, retry_after(attempts))
+    return done
