@@ -2,7 +2,7 @@
 when it was done.
 
 Revision ID: 0004_h8a_provider_deletes
-Revises: 0003_h8a_forget_members
+Revises: 0003_h8b_key_check
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import rapidresponse.db
 
 revision = "0004_h8a_provider_deletes"
-down_revision = "0003_h8a_forget_members"
+down_revision = "0003_h8b_key_check"
 branch_labels = None
 depends_on = None
 
