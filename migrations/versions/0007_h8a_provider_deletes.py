@@ -1,8 +1,8 @@
 """Deleting texts at the provider: when the next attempt is due, how many were made, and (inbound)
 when it was done.
 
-Revision ID: 0004_h8a_provider_deletes
-Revises: 0003_h8b_key_check
+Revision ID: 0007_h8a_provider_deletes
+Revises: 0006_h8b_incident_plans
 Create Date: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import rapidresponse.db
 
-revision = "0004_h8a_provider_deletes"
-down_revision = "0003_h8b_key_check"
+revision = "0007_h8a_provider_deletes"
+down_revision = "0006_h8b_incident_plans"
 branch_labels = None
 depends_on = None
 
