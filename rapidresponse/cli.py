@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="For when the organisation itself is raided. Asks you to type SHRED first. Members "
                     "are kept (a STOP stays honoured) unless --members is given.")
     shred.add_argument("--members", action="store_true", help="delete every member as well")
+    shred.add_argument("--key-file", action="store_true",
+                       help="also overwrite and remove the DATA_KEY_FILE, so no copy of the database "
+                            "(a backup, a seized disk) can be read again")
 
     members = commands.add_parser("members", help="members and their places in the trees")
     member_commands = members.add_subparsers(dest="command", required=True)
@@ -227,8 +230,15 @@ SHRED_WORD = "SHRED"
 def db_shred(svc: Services, args: argparse.Namespace) -> int:
     from rapidresponse.privacy import shred
 
+    key_file = svc.settings.data_key_file
+    if args.key_file and key_file is None:
+        raise CommandError("DATA_KEY_FILE: --key-file needs the key in a file; this process has it from DATA_KEY "
+                           "(remove it from where the environment is set)")
     what = "every incident, thread and message" + (" and every member (their STOPs too)" if args.members else "")
     print(f"This deletes {what} in this database, for good.", file=sys.stderr)
+    if args.key_file:
+        print(f"It then overwrites and removes {key_file}: no copy of this database can be read after.",
+              file=sys.stderr)
     try:
         typed = input(f"Type {SHRED_WORD} to go on: ")
     except EOFError:
@@ -241,6 +251,9 @@ def db_shred(svc: Services, args: argparse.Namespace) -> int:
     print(f"deleted {plural(done.incidents, 'incident')}, {plural(done.messages, 'message')}"
           + (f" and {plural(done.members, 'member')}" if args.members else "")
           + "; the database is compacted")
+    if args.key_file and key_file is not None:
+        shred.destroy_key_file(key_file)
+        print(f"{key_file} overwritten and removed; stop web and workers, which still hold the key in memory")
     return 0
 
 

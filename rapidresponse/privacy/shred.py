@@ -6,7 +6,9 @@ the caller compacts the database so the freed pages are gone from the file as we
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -14,6 +16,20 @@ from sqlalchemy.orm import Session
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.members.models import Member, MemberTag
 from rapidresponse.messaging.models import InboundMessage, OutboundMessage, SimulatedMessage
+
+
+def destroy_key_file(path: Path) -> None:
+    """Overwrite the key file with random bytes, flush it to disk, then remove it.
+
+    On a journaling file system or an SSD an overwrite may not reach every old copy of the
+    blocks; keeping DATA_KEY_FILE on a tmpfs or a secrets mount (README) is what makes this sure.
+    """
+    size = max(path.stat().st_size, 64)
+    with path.open("r+b") as key:
+        key.write(os.urandom(size))
+        key.flush()
+        os.fsync(key.fileno())
+    path.unlink()
 
 
 @dataclass(frozen=True)

@@ -62,3 +62,27 @@ def test_shred_without_the_typed_word_deletes_nothing(run, svc, network, monkeyp
     assert result.code == 1
     assert "nothing deleted" in result.err
     assert counts(svc) == before
+
+
+def test_shred_with_key_file_overwrites_and_removes_the_key(run, svc, network, monkeypatch, tmp_path):
+    """`db shred --key-file` with DATA_KEY_FILE overwrites the key file and removes it."""
+    key_file = tmp_path / "data_key"
+    key = str(svc.settings.data_key)
+    key_file.write_text(key, encoding="ascii")
+    monkeypatch.delenv("DATA_KEY")
+    monkeypatch.setenv("DATA_KEY_FILE", str(key_file))
+    monkeypatch.setattr("sys.stdin", io.StringIO("SHRED\n"))
+    result = run("db", "shred", "--key-file")
+    assert result.code == 0, result.err
+    assert "overwritten and removed" in result.out
+    assert not key_file.exists()
+    assert counts(svc)["Incident"] == 0
+
+
+def test_shred_key_file_without_a_key_file_deletes_nothing(run, svc, network, monkeypatch):
+    """--key-file when the key came from DATA_KEY is refused before anything is deleted."""
+    before = counts(svc)
+    monkeypatch.setattr("sys.stdin", io.StringIO("SHRED\n"))
+    result = run("db", "shred", "--key-file")
+    assert result.code == 1 and "DATA_KEY_FILE" in result.err
+    assert counts(svc) == before
