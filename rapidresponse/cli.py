@@ -328,7 +328,7 @@ def members_list(svc: Services, args: argparse.Namespace) -> int:
         for member in session.scalars(query):
             places = registry.places(svc.cipher, member)
             table.append((
-                mask_phone(svc.phone_of(member.phone_token)),
+                mask_phone(svc.phone_of(member.phone_token)) if member.phone_token is not None else "(wiped)",
                 member.status,
                 member.language,
                 member.zone or "-",

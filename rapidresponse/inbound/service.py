@@ -141,6 +141,8 @@ class Conversation:
     def handle(self, command: Command) -> Handled:
         handler = getattr(self, f"on_{command.action.value}")
         result: Handled = handler(command)
+        if self.member is not None:
+            registry.restore_number(self.svc.cipher, self.member, self.phone)
         return result
 
     # Opt-out and opt-in come first: STOP is always honoured, whoever sends it.
@@ -150,7 +152,7 @@ class Conversation:
             self.member = registry.new_member(self.svc.cipher, self.phone, language=self.language(command),
                                               status=MemberStatus.OPTED_OUT)
             self.session.add(self.member)
-        registry.opt_out(self.member, self.now)
+        registry.opt_out(self.svc.cipher, self.member, self.now)
         log.info("member %s opted out", mask_phone(self.phone))
         if self.twilio_answers(command, TWILIO_OPT_OUT_WORDS):
             return Handled(outcome="stop")  # Twilio already answered; a second reply would be one too many

@@ -65,7 +65,8 @@ def who(member: Member | None, cipher: FieldCipher, phone: str | None = None) ->
     """How a person appears in a relayed text: role and the last four digits, nothing more."""
     if member is None:
         return f"{REPORTER} {mask_phone(phone)}"
-    return f"{label(cipher, member)} {mask_phone(cipher.decrypt(member.phone_token))}"
+    number = cipher.decrypt(member.phone_token) if member.phone_token is not None else phone
+    return f"{label(cipher, member)} {mask_phone(number)}"
 
 
 def participant_tag(cipher: FieldCipher, incident_id: int, member_id: int) -> str:

@@ -30,7 +30,8 @@ class Member(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone_index: Mapped[str] = mapped_column(String(64), unique=True)
-    phone_token: Mapped[bytes] = mapped_column(LargeBinary)
+    # NULL after STOP: the blind index alone is enough to honour it (registry.opt_out).
+    phone_token: Mapped[bytes | None] = mapped_column(LargeBinary)
     name_token: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     language: Mapped[str] = mapped_column(String(8), default="en")
     # Roles and places in the trees, encrypted and padded to a fixed size (so not even its length

@@ -46,9 +46,11 @@ class Recipient:
 RECIPIENT_COLUMNS = (Member.id, Member.phone_index, Member.phone_token, Member.language, Member.zone)
 
 
-def recipients(session: Session, query: Select[int, str, bytes, str, str | None]) -> list[Recipient]:
-    """Run a select of RECIPIENT_COLUMNS into Recipients, in the query's order."""
-    return [Recipient(*row) for row in session.execute(query).all()]
+def recipients(session: Session, query: Select[int, str, bytes | None, str, str | None]) -> list[Recipient]:
+    """Run a select of RECIPIENT_COLUMNS into Recipients, in the query's order. A member with no
+    stored number (wiped by STOP, not texted from since) cannot be reached and is left out."""
+    return [Recipient(member_id, index, token, language, zone)
+            for member_id, index, token, language, zone in session.execute(query).all() if token is not None]
 
 
 def normalize_zone(raw: str) -> str:
@@ -191,10 +193,26 @@ def confirm(member: Member, now: datetime) -> None:
     member.opted_out_at = None
 
 
-def opt_out(member: Member, now: datetime) -> None:
-    """STOP: out at once, and out until START. Texts not yet sent to them are cancelled by the caller."""
+def opt_out(cipher: FieldCipher, member: Member, now: datetime) -> None:
+    """STOP: out at once, and out until START. Texts not yet sent to them are cancelled by the caller.
+
+    Only what honouring STOP needs is kept: the blind index of the number, the status and when
+    (and the language they are answered in). Name, encrypted number, zone, roles and tree places
+    are wiped at once (the tag rows turn into fillers, so their count gives nothing away); someone
+    who comes back with START is a plain member again, and a coordinator puts them back in trees.
+    """
     member.status = MemberStatus.OPTED_OUT.value
     member.opted_out_at = now
+    member.phone_token = None
+    member.name_token = None
+    member.zone = None
+    set_places(cipher, member, roles=Role.MEMBER.value, trees={})
+
+
+def restore_number(cipher: FieldCipher, member: Member, phone: str) -> None:
+    """Someone back after STOP texts from their number again: keep it, encrypted, to reach them."""
+    if member.phone_token is None and member.status != MemberStatus.OPTED_OUT.value:
+        member.phone_token = cipher.encrypt(phone)
 
 
 def opt_back_in(member: Member, now: datetime) -> None:
