@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     coordinator_commands = coordinators.add_subparsers(dest="command", required=True)
     create = coordinator_commands.add_parser("create", help="create a console sign-in")
     create.add_argument("email", metavar="EMAIL")
+    create.add_argument("--admin", action="store_true",
+                        help="an admin: manages coordinators and members, exports, sees the audit log")
     create.add_argument("--password-stdin", action="store_true",
                         help="read the password from the first line of standard input")
 
@@ -246,7 +248,7 @@ def db_shred(svc: Services, args: argparse.Namespace) -> int:
     if typed.strip() != SHRED_WORD:
         raise CommandError(f"nothing deleted (you did not type {SHRED_WORD})")
     with svc.db.session() as session:
-        done = shred.shred(session, members=args.members)
+        done = shred.shred(session, members=args.members, now=utcnow())
     svc.db.compact()
     print(f"deleted {plural(done.incidents, 'incident')}, {plural(done.messages, 'message')}"
           + (f" and {plural(done.members, 'member')}" if args.members else "")
@@ -377,10 +379,10 @@ def coordinators_create(svc: Services, args: argparse.Namespace) -> int:
     password = read_password(args.password_stdin)
     try:
         with svc.db.session() as session:
-            session.add(new_coordinator(svc.cipher, email, generate_password_hash(password)))
+            session.add(new_coordinator(svc.cipher, email, generate_password_hash(password), admin=args.admin))
     except IntegrityError:
         raise CommandError(f"a coordinator {email} already exists") from None
-    print(f"created the coordinator {email}")
+    print(f"created the {'admin' if args.admin else 'coordinator'} {email}")
     return 0
 
 

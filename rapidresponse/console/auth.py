@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import current_app, g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, request, session, url_for
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
@@ -204,3 +204,16 @@ def login_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return cast(F, wrapped)
+
+
+def admin_required(view: F) -> F:
+    """Signed-out visitors go to sign in (as with login_required); a coordinator who is not an admin
+    gets 403."""
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        coordinator = current_coordinator()
+        if coordinator is not None and not coordinator.is_admin:
+            abort(403, "Only an admin may open this page.")
+        return view(*args, **kwargs)
+
+    return login_required(cast(F, wrapped))

@@ -8,8 +8,9 @@ DATA_KEY).
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
-from sqlalchemy import Integer, LargeBinary, String
+from sqlalchemy import Boolean, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rapidresponse.db import Base, UTCDateTime, utcnow
@@ -26,6 +27,18 @@ class Coordinator(Base):
     # Part of every session cookie; signing out bumps it, so a copied cookie stops working too.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Admins manage coordinators and members and may export; the others run incidents. A flag, not
+    # a role name, so no row spells "coordinator" (a copy of the database must not say who organises).
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    @property
+    def role(self) -> CoordinatorRole:
+        return CoordinatorRole.ADMIN if self.is_admin else CoordinatorRole.COORDINATOR
+
+
+class CoordinatorRole(str, Enum):
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
 
 
 def normalize_email(email: str) -> str:
@@ -37,7 +50,7 @@ def email_index(cipher: FieldCipher, email: str) -> str:
     return cipher.blind_index("email:" + normalize_email(email))
 
 
-def new_coordinator(cipher: FieldCipher, email: str, password_hash: str) -> Coordinator:
+def new_coordinator(cipher: FieldCipher, email: str, password_hash: str, *, admin: bool = False) -> Coordinator:
     email = normalize_email(email)
     return Coordinator(email_index=email_index(cipher, email), email_token=cipher.encrypt(email),
-                       password_hash=password_hash)
+                       password_hash=password_hash, is_admin=admin)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from rapidresponse import audit
 from rapidresponse.db import parse_id
 from rapidresponse.escalation.policy import responders_on_the_way
 from rapidresponse.incidents import service as incidents
@@ -46,6 +47,13 @@ class Decision(str, Enum):
     RESOLVE = "resolve"
     DRILL = "drill"
 
+
+AUDITED = {
+    Decision.CONFIRM: audit.AuditAction.CONFIRM,
+    Decision.FALSE_ALARM: audit.AuditAction.STAND_DOWN,
+    Decision.RESOLVE: audit.AuditAction.RESOLVE,
+    Decision.DRILL: audit.AuditAction.CLOSE_DRILL,
+}
 
 CLOSING = {
     Decision.FALSE_ALARM: IncidentStatus.FALSE_ALARM,
@@ -302,7 +310,17 @@ class Outcome:
 
 def decide(svc: Services, session: Session, incident: Incident, decision: Decision, coordinator_id: int,
            now: datetime) -> Outcome:
-    """Apply a coordinator's decision through the same services a verifier's text uses."""
+    """Apply a coordinator's decision through the same services a verifier's text uses (and audit it
+    when it changed something)."""
+    outcome = _decide(svc, session, incident, decision, coordinator_id, now)
+    if outcome.changed:
+        audit.record(session, coordinator_id, AUDITED[decision], now, target=audit.Target.INCIDENT,
+                     target_id=incident.id)
+    return outcome
+
+
+def _decide(svc: Services, session: Session, incident: Incident, decision: Decision, coordinator_id: int,
+            now: datetime) -> Outcome:
     actor = coordinator_actor(coordinator_id)
     code = incident.code
     if not incident.is_open:
@@ -332,13 +350,18 @@ def add_note(session: Session, cipher: FieldCipher, incident: Incident, coordina
 def reveal(session: Session, cipher: FieldCipher, incident_id: int, target: str, coordinator_id: int,
            now: datetime) -> IncidentView | None:
     """A coordinator asked to see the numbers in the report (`target` REPORT) or one thread event
-    (its id). The one door to an unmasked text on the console: an audit record belongs here."""
+    (its id). The one door to an unmasked text on the console, so every reveal is audited."""
     item: str | int | None = REPORT if target == REPORT else parse_id(target)
     if item is None:
         return None
     if item != REPORT and session.scalar(select(ThreadEvent.id).where(
             ThreadEvent.id == item, ThreadEvent.incident_id == incident_id)) is None:
         return None
+    view = incident_view(session, cipher, incident_id, reveal=item)
+    if view is None:
+        return None
     log.info("coordinator #%d revealed numbers in %s of incident %d", coordinator_id,
              "the report" if item == REPORT else f"event {item}", incident_id)
-    return incident_view(session, cipher, incident_id, reveal=item)
+    audit.record(session, coordinator_id, audit.AuditAction.REVEAL, now, target=audit.Target.INCIDENT,
+                 target_id=incident_id)
+    return view

@@ -1,7 +1,8 @@
 """Retention: what is not kept cannot be seized. Records older than RETENTION_DAYS are deleted.
 
 Deleted: closed incidents with their layers, acknowledgements, threads and texts; texts and
-inbound messages not tied to an open incident; simulator messages. Kept: members (someone who
+inbound messages not tied to an open incident; simulator messages; audit log entries (they hold
+only ids and times, but a log kept for ever would still date every incident ever handled). Kept: members (someone who
 texted STOP must stay out) and open incidents, however old. On SQLite, deleted rows are zeroed
 (secure_delete) and the caller empties the WAL afterwards (Database.truncate_log), so the file
 and its log no longer hold them.
@@ -15,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from rapidresponse import audit
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, OutboundMessage, SimulatedMessage
 
@@ -27,6 +29,7 @@ class Purged:
     texts_out: int
     texts_in: int
     simulated: int
+    audit_events: int = 0
 
 
 def _count(result: object) -> int:
@@ -49,4 +52,6 @@ def purge(session: Session, cutoff: datetime) -> Purged:
         InboundMessage.received_at < cutoff, InboundMessage.outcome.is_not(None),
         InboundMessage.id.not_in(still_needed))))
     simulated = _count(session.execute(delete(SimulatedMessage).where(SimulatedMessage.created_at < cutoff)))
-    return Purged(incidents=incidents, texts_out=texts_out, texts_in=texts_in, simulated=simulated)
+    audit_events = audit.purge(session, cutoff)
+    return Purged(incidents=incidents, texts_out=texts_out, texts_in=texts_in, simulated=simulated,
+                  audit_events=audit_events)

@@ -1,18 +1,21 @@
 """`rapidresponse db shred`: for when the organisation itself is raided.
 
 Deletes every incident, thread, acknowledgement and message (and, asked to, every member), then
-the caller compacts the database so the freed pages are gone from the file as well.
+the caller compacts the database so the freed pages are gone from the file as well. The audit
+log is kept, and says who shredded and when: it holds only ids and times.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from rapidresponse import audit
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.members.models import Member, MemberTag
 from rapidresponse.messaging.models import InboundMessage, OutboundMessage, SimulatedMessage
@@ -43,8 +46,9 @@ def _count(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def shred(session: Session, *, members: bool) -> Shredded:
-    """Delete everything about incidents and messages; with `members`, the members too."""
+def shred(session: Session, *, members: bool, now: datetime, actor_id: int | None = audit.CLI) -> Shredded:
+    """Delete everything about incidents and messages; with `members`, the members too. Audited as
+    the coordinator `actor_id` (the console's button) or the command line."""
     for child in (ThreadEvent, Acknowledgement, Participant, IncidentLayer):
         session.execute(delete(child))
     messages = _count(session.execute(delete(OutboundMessage)))
@@ -55,4 +59,5 @@ def shred(session: Session, *, members: bool) -> Shredded:
     if members:
         session.execute(delete(MemberTag))
         removed = _count(session.execute(delete(Member)))
+    audit.record(session, actor_id, audit.AuditAction.SHRED, now, count=incidents)
     return Shredded(incidents=incidents, messages=messages, members=removed)

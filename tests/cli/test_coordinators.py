@@ -125,3 +125,15 @@ def test_unlock_says_when_no_coordinator_has_the_email(run, svc):
     result = run("coordinators", "unlock", "nobody@example.org")
     assert result.code == 0
     assert result.out.strip() == "cleared 0 sign-in limits for nobody@example.org (no coordinator has this email)"
+
+
+def test_create_admin(run, svc, monkeypatch):
+    """--admin makes an admin (who manages coordinators and members); without it, a coordinator."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    result = run("coordinators", "create", "rosa@example.org", "--admin", "--password-stdin")
+    assert result.code == 0, result.err
+    assert result.out.strip() == "created the admin rosa@example.org"
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    assert run("coordinators", "create", "ana@example.org", "--password-stdin").code == 0
+    assert sorted((svc.cipher.decrypt(c.email_token), c.is_admin) for c in coordinators(svc)) == [
+        ("ana@example.org", False), ("rosa@example.org", True)]

@@ -7,6 +7,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
+from rapidresponse.audit.models import AuditEvent
 from rapidresponse.incidents.models import Incident, ThreadEvent
 from rapidresponse.members.models import Member
 from rapidresponse.messaging.models import InboundMessage, OutboundMessage
@@ -43,6 +44,9 @@ def test_shred_deletes_incidents_and_messages_and_keeps_members(run, svc, networ
     if svc.db.is_sqlite:
         on_disk = sqlite_bytes(svc.settings.database_url)
         assert [t[:12] for t in network if t in on_disk] == []
+    with svc.db.session() as session:
+        shredded = [(e.actor_id, e.action, e.count) for e in session.scalars(select(AuditEvent))]
+    assert shredded == [(None, "shred", 1)]  # the command line shredded 1 incident, and the log says so
 
 
 def test_shred_with_members_deletes_members_too(run, svc, network, monkeypatch):
