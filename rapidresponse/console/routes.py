@@ -201,3 +201,7 @@ def add_note(incident_id: int) -> Any:
     flash("Note added." if added else "This incident is closed; notes can no longer be added.",
           "ok" if added else "info")
     return redirect(url_for("console.incident", incident_id=incident_id))
+
+
+# Pages in their own modules, registered on this blueprint (imported last: they use `bp`).
+from rapidresponse.console import admin  # noqa: E402,F401
