@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint screenshots clean
 
 run: $(VENV)/.run-deps
 	$(PY) -m rapidresponse.localrun
@@ -13,6 +13,10 @@ test: $(VENV)/.test-deps
 
 bench: $(VENV)/.test-deps
 	$(PY) -m bench.alert_fanout
+
+# The README's screenshots, retaken by the browser tests into docs/screenshots.
+screenshots: $(VENV)/.test-deps
+	SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest -q tests/browser
 
 lint: $(VENV)/.test-deps
 	$(VENV)/bin/pip install -q ruff mypy
