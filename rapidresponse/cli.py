@@ -1,5 +1,5 @@
 """The `rapidresponse` command: db upgrade/purge/shred/rotate-key, members import/list/remove,
-coordinators create/unlock, trees show.
+coordinators create/invite/reset-password/disable/enable/unlock, trees show.
 
 A bad setting stops any command with one line naming the variable, never a stack trace.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
-import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -19,6 +18,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
+from rapidresponse import audit
+from rapidresponse.console.accounts import EMAIL, PASSWORD_MIN
 from rapidresponse.console.models import Coordinator, email_index, new_coordinator
 from rapidresponse.db import Database, utcnow
 from rapidresponse.members import importer, registry
@@ -155,6 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="an admin: manages coordinators and members, exports, sees the audit log")
     create.add_argument("--password-stdin", action="store_true",
                         help="read the password from the first line of standard input")
+
+    invite = coordinator_commands.add_parser(
+        "invite", help="make a sign-in with no password yet and print its one-time link (72 h)")
+    invite.add_argument("email", metavar="EMAIL")
+    invite.add_argument("--admin", action="store_true", help="an admin rather than a coordinator")
+    reset = coordinator_commands.add_parser(
+        "reset-password", help="end their sessions, stop the old password, print a one-time link (24 h)")
+    reset.add_argument("email", metavar="EMAIL")
+    disable = coordinator_commands.add_parser("disable", help="stop a sign-in and end its sessions")
+    disable.add_argument("email", metavar="EMAIL")
+    enable = coordinator_commands.add_parser("enable", help="let a disabled sign-in in again")
+    enable.add_argument("email", metavar="EMAIL")
 
     unlock = coordinator_commands.add_parser(
         "unlock", help="clear failed sign-ins counted against a coordinator's email (from any address)")
@@ -386,6 +399,53 @@ def coordinators_create(svc: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+def coordinators_invite(svc: Services, args: argparse.Namespace) -> int:
+    from rapidresponse.console import accounts
+
+    try:
+        with svc.db.session() as session:
+            link = accounts.invite(session, svc.cipher, args.email, utcnow(), actor_id=audit.CLI,
+                                   admin=args.admin)
+    except accounts.AccountError as exc:
+        raise CommandError(f"EMAIL: {exc}") from None
+    except IntegrityError:
+        raise CommandError("EMAIL: already has a sign-in") from None
+    print(f"invited the {'admin' if args.admin else 'coordinator'} {normalize_email(args.email)}; "
+          f"send them this link (it works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC):")
+    print(link.url(svc.settings.public_base_url))
+    return 0
+
+
+def coordinators_account(svc: Services, args: argparse.Namespace) -> int:
+    """reset-password, disable, enable: the same functions as the admin's buttons."""
+    from rapidresponse.console import accounts
+
+    email = normalize_email(args.email)
+    now = utcnow()
+    try:
+        with svc.db.session() as session:
+            coordinator = accounts.find(session, svc.cipher, email)
+            if coordinator is None:
+                raise CommandError(f"no coordinator {email}")
+            if args.command == "reset-password":
+                link = accounts.reset_password(session, coordinator, now, actor_id=audit.CLI)
+            elif args.command == "disable":
+                changed = accounts.disable(session, coordinator, now, actor_id=audit.CLI)
+            else:
+                changed = accounts.enable(session, coordinator, now, actor_id=audit.CLI)
+    except accounts.AccountError as exc:
+        raise CommandError(f"{email}: {exc}") from None
+    if args.command == "reset-password":
+        print(f"{email}: the old password no longer works and every session has ended; send them this link "
+              f"(it works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC):")
+        print(link.url(svc.settings.public_base_url))
+    elif args.command == "disable":
+        print(f"disabled {email}; their sessions have ended" if changed else f"{email} was already disabled")
+    else:
+        print(f"enabled {email}" if changed else f"{email} was not disabled")
+    return 0
+
+
 def coordinators_unlock(svc: Services, args: argparse.Namespace) -> int:
     from rapidresponse.console.auth import limiter
 
@@ -474,8 +534,6 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-PASSWORD_MIN = 12
 LAYER_FLAGS = (
     ("verifies", "verifies"),
     ("next_waits_for_confirmation", "next layer waits for confirmation"),
@@ -487,6 +545,10 @@ COMMANDS: dict[tuple[str, str], Callable[[Services, argparse.Namespace], int]] =
     ("members", "remove"): members_remove,
     ("coordinators", "create"): coordinators_create,
     ("coordinators", "unlock"): coordinators_unlock,
+    ("coordinators", "invite"): coordinators_invite,
+    ("coordinators", "reset-password"): coordinators_account,
+    ("coordinators", "disable"): coordinators_account,
+    ("coordinators", "enable"): coordinators_account,
     ("trees", "show"): trees_show,
     ("db", "purge"): db_purge,
     ("db", "rotate-key"): db_rotate_key,

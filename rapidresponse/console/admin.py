@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from flask import render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rapidresponse import audit
-from rapidresponse.console import auth
+from rapidresponse.console import accounts, auth
+from rapidresponse.console.forms import AccountActionForm, InviteForm, PasswordForm
 from rapidresponse.console.models import Coordinator
-from rapidresponse.console.routes import _services, bp
-from rapidresponse.db import parse_id
+from rapidresponse.console.routes import _me, _services, bp
+from rapidresponse.db import parse_id, utcnow
 from rapidresponse.privacy.crypto import FieldCipher
 
 AUDIT_PAGE_SIZE = 50
@@ -80,3 +82,108 @@ def audit_log() -> str:
         emails = coordinator_emails(session, svc.cipher)
         lines = [describe(entry, emails) for entry in found.entries]
     return render_template("console/audit.html", page=found, lines=lines)
+
+
+# --- coordinators ----------------------------------------------------------------------------------
+
+
+def _coordinators_page(invite_form: InviteForm | None = None, error: str | None = None, status: int = 200) -> Any:
+    svc = _services()
+    with svc.db.session() as session:
+        rows = accounts.accounts(session, svc.cipher, utcnow())
+    return render_template("console/coordinators.html", accounts=rows, invite_form=invite_form or InviteForm(),
+                           action_form=AccountActionForm(), error=error), status
+
+
+def _link_page(link: accounts.Link, email: str, invited: bool) -> str:
+    return render_template("console/coordinator_link.html", email=email, invited=invited,
+                           url=link.url(_services().settings.public_base_url), expires_at=link.expires_at)
+
+
+@bp.get("/admin/coordinators")
+@auth.admin_required
+def coordinators() -> Any:
+    return _coordinators_page()
+
+
+@bp.post("/admin/coordinators/invite")
+@auth.admin_required
+def invite_coordinator() -> Any:
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return _coordinators_page(form, status=400)
+    svc = _services()
+    try:
+        with svc.db.session() as session:
+            link = accounts.invite(session, svc.cipher, form.email.data or "", utcnow(), actor_id=_me().id,
+                                   admin=bool(form.admin.data))
+            email = svc.cipher.decrypt(link.coordinator.email_token)
+    except accounts.AccountError as exc:
+        return _coordinators_page(form, error=f"Not invited: {exc}.", status=400)
+    return _link_page(link, email, invited=True)
+
+
+@bp.post("/admin/coordinators/<id:coordinator_id>/<any(disable, enable, reset):action>")
+@auth.admin_required
+def coordinator_action(coordinator_id: int, action: str) -> Any:
+    if not AccountActionForm().validate_on_submit():
+        abort(400)
+    svc = _services()
+    now, me = utcnow(), _me()
+    try:
+        with svc.db.session() as session:
+            coordinator = session.get(Coordinator, coordinator_id, with_for_update=True)
+            if coordinator is None:
+                abort(404)
+            email = svc.cipher.decrypt(coordinator.email_token)
+            if action == "reset":
+                link = accounts.reset_password(session, coordinator, now, actor_id=me.id)
+            elif action == "disable":
+                changed = accounts.disable(session, coordinator, now, actor_id=me.id)
+            else:
+                changed = accounts.enable(session, coordinator, now, actor_id=me.id)
+    except accounts.AccountError as exc:
+        return _coordinators_page(error=f"Nothing changed: {exc}.", status=400)
+    if action == "reset":
+        return _link_page(link, email, invited=False)
+    done = {"disable": f"{email} is disabled; their sessions have ended.",
+            "enable": f"{email} can sign in again."}[action]
+    flash(done if changed else f"Nothing changed: {email} already was {action}d.", "ok" if changed else "info")
+    return redirect(url_for("console.coordinators"))
+
+
+# --- the one-time link (no sign-in needed: it is how a coordinator gets one) ------------------------
+
+LINK_GONE = ("This link does not work any more: it was used, it expired, or a newer one replaced it. "
+             "Ask an admin for a new one.")
+
+
+@bp.route("/welcome", methods=["GET", "POST"])
+def welcome() -> Any:
+    svc = _services()
+    form = PasswordForm()
+    now = utcnow()
+    if request.method == "GET":
+        token = request.args.get("token", "")
+        with svc.db.session() as session:
+            found = accounts.link_owner(session, token, now)
+            email = svc.cipher.decrypt(found[1].email_token) if found else None
+        if found is None:
+            return render_template("console/welcome.html", gone=LINK_GONE), 404
+        form.token.data = token
+        return render_template("console/welcome.html", form=form, email=email)
+    token = form.token.data or ""
+    with svc.db.session() as session:
+        found = accounts.link_owner(session, token, now)
+        email = svc.cipher.decrypt(found[1].email_token) if found else None
+    if found is None:
+        return render_template("console/welcome.html", gone=LINK_GONE), 404
+    problem = None if not form.validate_on_submit() else accounts.password_problem(form.password.data or "")
+    if problem is not None or form.errors:
+        return render_template("console/welcome.html", form=form, email=email, error=problem), 400
+    with svc.db.session() as session:
+        coordinator = accounts.use_link(session, token, form.password.data or "", now)
+    if coordinator is None:
+        return render_template("console/welcome.html", gone=LINK_GONE), 404
+    flash("Password set. Sign in with it.", "ok")
+    return redirect(url_for("console.login"))

@@ -130,7 +130,8 @@ def authenticate(db_session: Session, cipher: FieldCipher, email: str, password:
     """The coordinator with this email and password, or None (found by the email's blind index)."""
     coordinator = db_session.scalar(
         select(Coordinator).where(Coordinator.email_index == email_index(cipher, email)))
-    if coordinator is None:
+    # Unknown, disabled, or waiting for a link to set a password: as slow as a wrong password.
+    if coordinator is None or coordinator.disabled_at is not None or not coordinator.has_password:
         check_password_hash(_DUMMY_HASH, password)
         return None
     return coordinator if check_password_hash(coordinator.password_hash, password) else None
@@ -170,8 +171,9 @@ def current_coordinator() -> Coordinator | None:
     svc: Services = current_app.extensions["rapidresponse"]
     with svc.db.session() as db_session:
         coordinator = db_session.get(Coordinator, coordinator_id)  # removed coordinators are signed out
-    if coordinator is None or coordinator.session_version != session.get(VERSION_KEY):
-        session.clear()  # removed, or signed out since this cookie was issued
+    if (coordinator is None or coordinator.session_version != session.get(VERSION_KEY)
+            or coordinator.disabled_at is not None):
+        session.clear()  # removed, disabled, or signed out since this cookie was issued
         coordinator = None
     g.coordinator = coordinator
     return coordinator

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField, SubmitField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, Length
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, SubmitField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, EqualTo, Length
 
 from rapidresponse.console.threads import NOTE_MAX, Decision
 
@@ -35,3 +35,22 @@ class NoteForm(FlaskForm):
 class RevealForm(FlaskForm):
     # "report", or the id of a thread event: which masked text to show in full.
     item = StringField("Item", validators=[DataRequired(), Length(max=12)])
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(message="Type their email."), Length(max=254)])
+    admin = BooleanField("Admin (manages coordinators and members, exports, reads the audit log)")
+    submit = SubmitField("Invite")
+
+
+class AccountActionForm(FlaskForm):
+    """Disable, enable, new link: the URL says which; the form carries only the CSRF token."""
+
+
+class PasswordForm(FlaskForm):
+    token = HiddenField(validators=[DataRequired()])
+    password = PasswordField("New password", validators=[DataRequired(message="Choose a password.")])
+    again = PasswordField("The same password again",
+                          validators=[DataRequired(message="Type it again."),
+                                      EqualTo("password", message="The two passwords do not match.")])
+    submit = SubmitField("Set password")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import Boolean, Integer, LargeBinary, String, false
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rapidresponse.db import Base, UTCDateTime, utcnow
@@ -30,6 +30,13 @@ class Coordinator(Base):
     # Admins manage coordinators and members and may export; the others run incidents. A flag, not
     # a role name, so no row spells "coordinator" (a copy of the database must not say who organises).
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set by an admin: a disabled coordinator cannot sign in, and their sessions ended when it was set.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    @property
+    def has_password(self) -> bool:
+        """False while an invitation or a password reset waits for its link to be used."""
+        return bool(self.password_hash)
 
     @property
     def role(self) -> CoordinatorRole:
@@ -39,6 +46,28 @@ class Coordinator(Base):
 class CoordinatorRole(str, Enum):
     ADMIN = "admin"
     COORDINATOR = "coordinator"
+
+
+class LinkPurpose(str, Enum):
+    INVITE = "invite"
+    RESET = "reset"
+
+
+class SignInLink(Base):
+    """A one-time link to choose a password: an invitation, or a reset made by an admin.
+
+    Only a SHA-256 of the link's token is stored (the token itself is shown once, to the admin or
+    on the command line); the row is deleted when the link is used, and a newer link for the same
+    coordinator replaces it."""
+
+    __tablename__ = "sign_in_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coordinator_id: Mapped[int] = mapped_column(ForeignKey("coordinators.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def normalize_email(email: str) -> str:

@@ -137,3 +137,39 @@ def test_create_admin(run, svc, monkeypatch):
     assert run("coordinators", "create", "ana@example.org", "--password-stdin").code == 0
     assert sorted((svc.cipher.decrypt(c.email_token), c.is_admin) for c in coordinators(svc)) == [
         ("ana@example.org", False), ("rosa@example.org", True)]
+
+
+def test_invite_prints_a_one_time_link(run, svc):
+    """`coordinators invite` makes a sign-in with no password and prints the link that sets one."""
+    result = run("coordinators", "invite", "Bea@example.org", "--admin")
+    assert result.code == 0, result.err
+    assert "invited the admin bea@example.org" in result.out
+    link = result.out.strip().splitlines()[-1]
+    assert link.startswith("https://rr.example.org/welcome?token=")
+    [coordinator] = coordinators(svc)
+    assert coordinator.is_admin and not coordinator.has_password
+    again = run("coordinators", "invite", "bea@example.org")
+    assert again.code == 1 and "already has a sign-in" in again.err
+    assert run("coordinators", "invite", "nope").code == 1
+
+
+def test_reset_disable_enable_from_the_command_line(run, svc, monkeypatch):
+    """reset-password prints a new link and stops the old password; disable and enable say what they did;
+    each is in the audit log as done from the command line."""
+    from rapidresponse.audit.models import AuditEvent
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    run("coordinators", "create", "ana@example.org", "--password-stdin")
+    reset = run("coordinators", "reset-password", "ana@example.org")
+    assert reset.code == 0 and "/welcome?token=" in reset.out
+    assert not coordinators(svc)[0].has_password
+    assert run("coordinators", "disable", "ana@example.org").out.strip() == (
+        "disabled ana@example.org; their sessions have ended")
+    assert "already disabled" in run("coordinators", "disable", "ana@example.org").out
+    assert run("coordinators", "reset-password", "ana@example.org").code == 1
+    assert run("coordinators", "enable", "ana@example.org").out.strip() == "enabled ana@example.org"
+    missing = run("coordinators", "disable", "who@example.org")
+    assert missing.code == 1 and "no coordinator who@example.org" in missing.err
+    with svc.db.session() as session:
+        assert [(e.actor_id, e.action) for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))] == [
+            (None, "password_reset"), (None, "disable"), (None, "enable")]
