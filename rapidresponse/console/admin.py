@@ -11,15 +11,18 @@ from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from rapidresponse import audit
 from rapidresponse.console import accounts, auth
-from rapidresponse.console.forms import AccountActionForm, InviteForm, PasswordForm
+from rapidresponse.console.forms import AccountActionForm, InviteForm, PasswordForm, ShredForm
 from rapidresponse.console.models import Coordinator
 from rapidresponse.console.routes import _me, _services, bp
 from rapidresponse.db import parse_id, utcnow
+from rapidresponse.incidents.models import Incident
+from rapidresponse.privacy import shred
 from rapidresponse.privacy.crypto import FieldCipher
 
 AUDIT_PAGE_SIZE = 50
@@ -187,3 +190,47 @@ def welcome() -> Any:
         return render_template("console/welcome.html", gone=LINK_GONE), 404
     flash("Password set. Sign in with it.", "ok")
     return redirect(url_for("console.login"))
+
+
+# --- shred all incidents ---------------------------------------------------------------------------
+
+SHRED_WORD = "SHRED"
+
+
+def _shred_page(form: ShredForm | None = None, error: str | None = None, status: int = 200) -> Any:
+    svc = _services()
+    with svc.db.session() as session:
+        incidents = int(session.scalar(select(func.count()).select_from(Incident)) or 0)
+    return render_template("console/shred.html", form=form or ShredForm(formdata=None), error=error,
+                           incidents=incidents, word=SHRED_WORD), status
+
+
+@bp.get("/admin/shred")
+@auth.admin_required
+def shred_page() -> Any:
+    return _shred_page()
+
+
+@bp.post("/admin/shred")
+@auth.admin_required
+def shred_incidents() -> Any:
+    """The incident-only part of `rapidresponse db shred`: every incident, thread and message goes,
+    members stay (a STOP stays honoured). Only when SHRED is typed exactly."""
+    form = ShredForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if (form.typed.data or "").strip() != SHRED_WORD:
+        return _shred_page(form, error=f"Nothing was deleted: type {SHRED_WORD} in capitals to confirm.", status=400)
+    svc = _services()
+    with svc.db.session() as session:
+        done = shred.shred(session, members=False, now=utcnow(), actor_id=_me().id)
+    message = (f"Deleted {done.incidents} incident{'' if done.incidents == 1 else 's'} and "
+               f"{done.messages} message{'' if done.messages == 1 else 's'}")
+    try:
+        svc.db.compact()
+    except OperationalError:
+        flash(message + "; the database could not be compacted now (busy): run `rapidresponse db shred` on the "
+              "server with web and workers stopped to be sure nothing is left in its free pages.", "info")
+    else:
+        flash(message + "; the database is compacted.", "ok")
+    return redirect(url_for("console.incident_list"))

@@ -54,3 +54,8 @@ class PasswordForm(FlaskForm):
                           validators=[DataRequired(message="Type it again."),
                                       EqualTo("password", message="The two passwords do not match.")])
     submit = SubmitField("Set password")
+
+
+class ShredForm(FlaskForm):
+    typed = StringField("Type SHRED to confirm", validators=[Length(max=20)])
+    submit = SubmitField("Shred all incidents")

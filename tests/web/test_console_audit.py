@@ -98,3 +98,42 @@ def test_a_coordinator_who_is_not_an_admin_gets_403(client, svc):
     sign_in(client)
     assert client.get("/admin/audit").status_code == 403
     assert b"Audit log" not in client.get("/incidents").data
+
+
+def test_shred_needs_the_typed_word_and_is_audited(client, svc):
+    """An admin types SHRED: every incident and message goes, members stay, the log says who did it.
+    Anything else typed deletes nothing and says why."""
+    from sqlalchemy import func
+
+    from rapidresponse.incidents.models import Incident
+    from rapidresponse.members.models import Member
+    from tests.conftest import add_member
+
+    admin = make_admin(svc)
+    sign_in(client, email=ADMIN_EMAIL)
+    add_member(svc, "+12125550140", roles="responder", trees={"ice": 1})
+    report(client, svc)
+    assert "every incident (1 now)" in client.get("/admin/shred").data.decode()
+    for typed in ("", "shred", "SHRED IT", "yes"):
+        refused = client.post("/admin/shred", data={"typed": typed})
+        assert refused.status_code == 400 and "Nothing was deleted" in refused.data.decode()
+    with svc.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Incident)) == 1
+    done = client.post("/admin/shred", data={"typed": " SHRED "}, follow_redirects=True)
+    assert "Deleted 1 incident and " in done.data.decode()
+    with svc.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Incident)) == 0
+        assert session.scalar(select(func.count()).select_from(Member)) == 1
+    assert log_of(svc) == [(admin, "shred", None, None)]
+
+
+def test_shred_is_for_admins_only(client, svc):
+    """A coordinator who is not an admin gets 403 on the shred page and its button; nothing is deleted."""
+    add_coordinator(svc)
+    sign_in(client)
+    incident = report(client, svc)
+    assert client.get("/admin/shred").status_code == 403
+    assert client.post("/admin/shred", data={"typed": "SHRED"}).status_code == 403
+    from rapidresponse.incidents.models import Incident
+    with svc.db.session() as session:
+        assert session.get(Incident, incident.id) is not None
