@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--callbacks", action="store_true", help="send signed status callbacks")
     p.add_argument("--callback-workers", type=int, default=4, help="status callbacks sent at once")
     p.add_argument("--callback-timeout", type=float, default=2.0, help="seconds before a callback fails")
+    p.add_argument("--play-calls", action="store_true", help="ring and play every call placed")
     p.add_argument("--verbose", action="store_true", help="log every request")
     a = p.parse_args(argv)
 
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         callback_workers=a.callback_workers,
         callback_timeout=a.callback_timeout,
         verbose=a.verbose,
+        play_calls=a.play_calls,
     ).start()
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -9,6 +9,7 @@ import urllib.parse
 from typing import Any
 
 from bench.fake_twilio.common import max_in_window, per_second
+from bench.fake_twilio.voice import FATES, script_from_json
 
 
 class AdminMixin:
@@ -44,6 +45,13 @@ class AdminMixin:
                 self.hang_seconds = float(cfg["hang_seconds"])
             if "refuse_deletes_next" in cfg:
                 self._refuse_deletes = int(cfg["refuse_deletes_next"])
+            if "play_calls" in cfg:
+                self.play_calls = bool(cfg["play_calls"])
+            if "call_fates" in cfg:
+                fates = {str(k): str(v) for k, v in (cfg["call_fates"] or {}).items()}
+                if any(f not in FATES for f in fates.values()):
+                    raise ValueError(f"a call's fate is one of {', '.join(FATES)}")
+                self.call_fates = fates
 
     def config(self) -> dict[str, Any]:
         with self._lock:
@@ -59,6 +67,8 @@ class AdminMixin:
                 "hang_every": self.hang_every,
                 "hang_seconds": self.hang_seconds,
                 "refuse_deletes_next": self._refuse_deletes,
+                "play_calls": self.play_calls,
+                "call_fates": dict(self.call_fates),
             }
 
     def reset(self, config: bool = False) -> None:
@@ -67,6 +77,8 @@ class AdminMixin:
         with self._lock:
             self._reset_messages(config)
             self._reset_calls()
+            self._reset_voice(config)
+            self._reset_recordings()
             self._reset_callbacks()
             if config:
                 self.latency = self._defaults["latency"]
@@ -82,6 +94,8 @@ class AdminMixin:
             segs = sum(m["num_segments"] for m in self._messages)
             extra = {
                 "calls": len(self._calls),
+                "calls_max_in_any_window": max_in_window(self.call_times(), window),
+                "recordings": len(self._recordings),
                 "callbacks_sent": self.callbacks_sent,
                 "callback_errors": self.callback_errors,
                 "callbacks_pending": self._cb_pending,
@@ -111,6 +125,28 @@ class AdminMixin:
             return 200, self.messages
         if method == "GET" and path == "/_fake/calls":
             return 200, self.calls
+        if method == "GET" and path.startswith("/_fake/calls/CA"):
+            call = self.get_call(path.rsplit("/", 1)[1])
+            return (200, call) if call else (404, {"error": "no such call"})
+        if method == "POST" and path == "/_fake/calls/script":
+            try:
+                self.script_call(data["to"], script_from_json(data.get("script")), data.get("fate", "human"))
+            except (KeyError, TypeError, ValueError) as exc:
+                return 400, {"error": repr(exc)}
+            return 200, {"ok": True}
+        if method == "POST" and path == "/_fake/calls/incoming":
+            try:
+                script = script_from_json(data.get("script"))
+                return 200, self.incoming_call(data["from"], data["to"], data["url"], script,
+                                               status_callback=data.get("status_callback"))
+            except (KeyError, TypeError, ValueError) as exc:
+                return 400, {"error": repr(exc)}
+        if method == "GET" and path == "/_fake/call_deletes":
+            return 200, self.call_deletes
+        if method == "GET" and path == "/_fake/recordings":
+            return 200, self.recordings
+        if method == "GET" and path == "/_fake/recording_deletes":
+            return 200, self.recording_deletes
         if method == "GET" and path == "/_fake/stats":
             return 200, self.stats(float(args.get("window", 1.0)))
         if method == "GET" and path == "/_fake/callbacks":

@@ -86,23 +86,23 @@ class CallbacksMixin:
         """POST a form-encoded, signed webhook. Returns the HTTP status, or None on error.
         Errors are swallowed and counted in ``callback_errors``. Also usable to simulate
         inbound SMS webhooks from tests."""
-        status, _ = self.post_signed_for_body(url, params)
+        status, _ = self.request_signed(url, "POST", params)
         return status
 
-    def post_signed_for_body(self, url: str, params: dict[str, str]) -> tuple[int | None, bytes]:
-        """``post_signed`` that also hands back the answer's body (a call needs its TwiML)."""
-        data = urllib.parse.urlencode(params).encode()
+    def request_signed(self, url: str, method: str, params: dict[str, str]) -> tuple[int | None, bytes]:
+        """A signed webhook that also hands back the answer's body (a call needs its TwiML). A GET
+        carries the parameters in its query, and its signature covers that URL alone, as Twilio's."""
+        headers = {"User-Agent": "TwilioProxy/1.1", "I-Twilio-Idempotency-Token": str(uuid.uuid4())}
+        data: bytes | None = None
+        if method.upper() == "GET":
+            url = url + ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(params)
+            headers["X-Twilio-Signature"] = self.sign(url, {})
+        else:
+            data = urllib.parse.urlencode(params).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["X-Twilio-Signature"] = self.sign(url, params)
         req = urllib.request.Request(  # noqa: S310 - URL comes from the application under test
-            url,
-            data=data,
-            method="POST",
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "User-Agent": "TwilioProxy/1.1",
-                "X-Twilio-Signature": self.sign(url, params),
-                "I-Twilio-Idempotency-Token": str(uuid.uuid4()),
-            },
-        )
+            url, data=data, method=method.upper(), headers=headers)
         status: int | None = None
         error: str | None = None
         body = b""

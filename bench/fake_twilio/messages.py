@@ -189,7 +189,7 @@ class MessagesMixin:
 
     # -- API -----------------------------------------------------------------------------------
     def _messages_api(self, method: str, rest: str, path: str, form: dict[str, str],
-                      args: dict[str, str], received_at: float) -> Answer | None:
+                      args: dict[str, str], received_at: float, multi: dict[str, list[str]]) -> Answer | None:
         """The answer to a request under ``Messages``, or None when it is not one."""
         if rest == "Messages.json" and method == "POST":
             return self._create_message(form, received_at)

@@ -37,6 +37,8 @@ from bench.fake_twilio.common import (
     twilio_error,
 )
 from bench.fake_twilio.messages import MessagesMixin
+from bench.fake_twilio.recordings import RecordingsMixin
+from bench.fake_twilio.voice import VoiceMixin
 
 
 class _Server(ThreadingHTTPServer):
@@ -120,8 +122,11 @@ class _Handler(BaseHTTPRequestHandler):
 _ACCOUNT_RE = re.compile(r"^/2010-04-01/Accounts/(?P<acct>[^/]+)/(?P<rest>.+)$")
 
 
-class FakeTwilio(MessagesMixin, CallsMixin, CallbacksMixin, AdminMixin):
-    """Loopback Twilio REST fake. All public attributes are safe to change while serving."""
+class FakeTwilio(MessagesMixin, VoiceMixin, CallsMixin, RecordingsMixin, CallbacksMixin, AdminMixin):
+    """Loopback Twilio REST fake. All public attributes are safe to change while serving.
+
+    ``play_calls`` (off by default) makes every call placed through the API ring and be played
+    against the application, as ``voice`` describes; off, a call is only recorded (queued)."""
 
     def __init__(
         self,
@@ -134,13 +139,14 @@ class FakeTwilio(MessagesMixin, CallsMixin, CallbacksMixin, AdminMixin):
         callback_timeout: float = 2.0,
         verbose: bool = False,
         sleep: Callable[[float], None] = time.sleep,
+        play_calls: bool = False,
     ) -> None:
         self.account_sid = account_sid
         self._sleeper = sleep  # tests hand in a recorder: latency is checked, not timed
         self.auth_token = auth_token
         self.port = port
         self.verbose = verbose
-        self._defaults = {"latency": float(latency), "callbacks": bool(callbacks)}
+        self._defaults = {"latency": float(latency), "callbacks": bool(callbacks), "play_calls": bool(play_calls)}
         self._lock = threading.RLock()
         self._expected_auth = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode(
             "ascii"
@@ -155,6 +161,8 @@ class FakeTwilio(MessagesMixin, CallsMixin, CallbacksMixin, AdminMixin):
         self._init_callbacks(auth_token, callback_workers, callback_timeout)
         self._init_messages()
         self._init_calls()
+        self._init_voice(bool(play_calls))
+        self._init_recordings()
         # machinery
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -230,9 +238,10 @@ class FakeTwilio(MessagesMixin, CallsMixin, CallbacksMixin, AdminMixin):
             return not_found(path)
         rest = m["rest"]
         form = last_values(body.decode())
+        multi = urllib.parse.parse_qs(body.decode(), keep_blank_values=True)
         args = last_values(query)
-        for resource in (self._messages_api, self._calls_api):
-            answer = resource(method, rest, path, form, args, received_at)
+        for resource in (self._messages_api, self._calls_api, self._recordings_api):
+            answer = resource(method, rest, path, form, args, received_at, multi)
             if answer is not None:
                 return answer
         self._sleep()

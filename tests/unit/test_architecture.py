@@ -23,6 +23,7 @@ PURE = [
     "rapidresponse/messaging/segments.py",
     "rapidresponse/messaging/retry.py",
     "rapidresponse/members/phones.py",
+    "rapidresponse/simulator/twiml.py",
 ]
 TWILIO_ADAPTERS = {
     "rapidresponse/messaging/twilio_provider.py",
