@@ -9,6 +9,7 @@ same with or without a Twilio account.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -73,7 +74,41 @@ class SimulatorProvider:
         return SentText(sid=sid, status="queued")
 
     def place_call(self, to: str, *, twiml: str, status_callback: str | None) -> str:
-        return self.record("out", to, twiml, kind="call")
+        """A call placed is kept with the TwiML it plays and where its statuses go: the /simulator
+        page rings, and its phone follows that TwiML (simulator/calls.py)."""
+        call = {"direction": "outbound-api", "state": "ringing", "twiml": twiml, "status_callback": status_callback}
+        return self.record("out", to, json.dumps(call), kind="call")
+
+    def save_call(self, sid: str, phone: str, call: dict[str, object]) -> None:
+        """Store a simulated call's state (new or moved on), encrypted like every simulated text."""
+        body = self._cipher.encrypt(json.dumps(call))
+        with self._db.session() as session:
+            row = session.scalar(select(SimulatedMessage).where(SimulatedMessage.sid == sid))
+            if row is None:
+                session.add(SimulatedMessage(sid=sid, direction="in" if call.get("direction") == "inbound" else "out",
+                                             kind="call", phone_index=self._cipher.blind_index(phone),
+                                             phone_token=self._cipher.encrypt(phone), body_token=body))
+            else:
+                row.body_token = body
+
+    def calls(self, phone: str, limit: int = 20) -> list[tuple[str, dict[str, object]]]:
+        """(SID, state) of the calls to or from one number, newest first."""
+        with self._db.session() as session:
+            rows = session.scalars(
+                select(SimulatedMessage)
+                .where(SimulatedMessage.phone_index == self._cipher.blind_index(phone), SimulatedMessage.kind == "call")
+                .order_by(SimulatedMessage.id.desc()).limit(limit)
+            ).all()
+            return [(r.sid, call_state(self._cipher.decrypt(r.body_token))) for r in rows]
+
+    def load_call(self, sid: str) -> tuple[str, dict[str, object]] | None:
+        """(phone, state) of one simulated call."""
+        with self._db.session() as session:
+            row = session.scalar(select(SimulatedMessage).where(SimulatedMessage.sid == sid,
+                                                                SimulatedMessage.kind == "call"))
+            if row is None:
+                return None
+            return self._cipher.decrypt(row.phone_token), call_state(self._cipher.decrypt(row.body_token))
 
     def find_sent(self, to: str, since: datetime) -> list[FoundText]:
         with self._db.session() as session:
@@ -103,6 +138,17 @@ class SimulatorProvider:
                 .order_by(SimulatedMessage.id.desc()).limit(limit)
             ).all()
             return [(r.direction, r.kind, self._cipher.decrypt(r.body_token), r.created_at) for r in reversed(rows)]
+
+
+def call_state(body: str) -> dict[str, object]:
+    """A stored call's state; a call stored as bare TwiML (before calls had a state) rings with it."""
+    try:
+        state = json.loads(body)
+    except ValueError:
+        state = None
+    if not isinstance(state, dict):
+        return {"direction": "outbound-api", "state": "ringing", "twiml": body, "status_callback": None}
+    return state
 
 
 def network_reports(sid: str, message_id: int | None) -> list[StatusUpdate]:

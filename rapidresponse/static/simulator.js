@@ -15,3 +15,19 @@ document.addEventListener('DOMContentLoaded', () => {
   }
   if (thread) setInterval(refresh, 3000);  // no thread while the number typed is not one
 });
+
+// A call rings, or moves on, in the worker's time: look every two seconds and reload the page when
+// the calls changed (unless something is being typed into the call). Without JS, reload by hand.
+document.addEventListener('DOMContentLoaded', () => {
+  const section = document.getElementById('call');
+  if (!section) return;
+  async function look() {
+    const active = document.activeElement;
+    if (active && (active.tagName === 'TEXTAREA' || active.tagName === 'INPUT') && active.value) return;
+    const r = await fetch(section.dataset.calls + '?phone=' + encodeURIComponent(section.dataset.phone));
+    if (!r.ok) return;
+    const seen = (await r.json()).map((c) => c.sid + ':' + c.state + ':' + c.heard + ';').join('');
+    if (seen !== section.dataset.seen) window.location.reload();
+  }
+  setInterval(look, 2000);
+});
