@@ -74,9 +74,10 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 90.0, interval: fl
 
 class Stack:
     def __init__(self, tmp_path: Path, *, latency: float = 0.0, callbacks: bool = True, wait: float = 2.0,
-                 verify_wait: float = 1.0, **env_overrides: str) -> None:
+                 verify_wait: float = 1.0, play_calls: bool = False, **env_overrides: str) -> None:
+        # play_calls: every call the app places rings at the fake and is played against this stack.
         self.fake = FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, latency=latency,
-                               callbacks=callbacks).start()
+                               callbacks=callbacks, play_calls=play_calls).start()
         trees = tmp_path / "trees.toml"
         trees.write_text(FAST_TREES.format(wait=wait, verify_wait=verify_wait), encoding="utf-8")
         self._server = make_server("127.0.0.1", 0, lambda e, s: self.app(e, s), threaded=True)
@@ -146,6 +147,13 @@ class Stack:
         for message in ElementTree.fromstring(response.data).iter("Message"):
             self.fake.reply(phone, FROM_NUMBER, message.text or "", action=message.get("action"))
         return twiml_text(response.data)
+
+    def call_hotline(self, phone: str, script: list[Any]) -> dict[str, Any]:
+        """Call the hotline as Twilio would put a caller through: signed requests to /twilio/voice
+        and the URLs its TwiML names, the caller following `script` (bench/fake_twilio/voice.py),
+        then the number's status callback. Returns the fake's record of the call."""
+        return self.fake.incoming_call(phone, FROM_NUMBER, self.url + "/twilio/voice", script,
+                                       status_callback=self.url + "/twilio/voice?step=ended")
 
     def received(self, phone: str) -> list[str]:
         return [m["body"] for m in self.fake.sent_to(phone)]

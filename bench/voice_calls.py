@@ -1,0 +1,265 @@
+"""Voice benchmark: the hotline's answer time per step, and alert calls kept to CALLS_PER_SECOND
+while texts keep their own rate.
+
+    python -m bench.voice_calls [--callers 40] [--concurrency 4] [--voice-members 30]
+                                [--sms-members 60] [--calls-per-second 2] [--texts-per-second 10]
+                                [--workers 2] [--database-url URL] [--only hotline|calls]
+
+Runs the shipped web line of the Procfile (gunicorn) on --port, RQ workers, and the loopback fake
+Twilio in this process, which plays every call as Twilio would (signed requests to the TwiML's
+URLs). Prints JSON:
+
+* ``hotline``: --callers calls to POST /twilio/voice, --concurrency at once, each one ringing,
+  pressing 1 at the menu, speaking 20 s into the recording and hearing the code read back; every
+  webhook answer timed at the fake (p50 / p99 / max per step and overall; target p99 < 50 ms).
+* ``calls``: a report alerting one layer of --voice-members members on voice and --sms-members on
+  texts, with CALLS_PER_SECOND and SEND_RATE_SEGMENTS_PER_SECOND set: the most calls and texts
+  the fake saw in any 1-s window (never above their limits) and their mean rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from sqlalchemy import insert, select
+
+from bench.fake_twilio import FakeTwilio, max_in_window
+from bench.fake_twilio.voice import Speak
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT_SID = "AC" + "d" * 32
+AUTH_TOKEN = "voice-bench-token-0123456789abcd"
+FROM = "+12125550000"
+TREES = """
+default_tree = "ice"
+hotline_default_tree = "ice"
+
+[trees.ice]
+keywords = ["ICE"]
+voice_key = "1"
+[[trees.ice.layers]]
+name = "verifiers"
+verifies = true
+quorum = 100000
+wait_seconds = 3600
+
+[trees.mixed]
+keywords = ["MIXED"]
+voice_key = "2"
+[[trees.mixed.layers]]
+name = "everyone"
+quorum = 100000
+wait_seconds = 3600
+"""
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "p50_ms": round(statistics.median(values) * 1000, 1) if values else float("nan"),
+            "p99_ms": round(pct(values, 0.99) * 1000, 1), "max_ms": round(max(values, default=0) * 1000, 1)}
+
+
+class VoiceBench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.tmp = Path(tempfile.mkdtemp(prefix="rr-voice-"))
+        (self.tmp / "trees.toml").write_text(TREES, encoding="utf-8")
+        self.base = f"http://127.0.0.1:{args.port}"
+        self.fake = FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, callbacks=True, play_calls=True,
+                               callback_workers=8, callback_timeout=15).start()
+        self.env = {
+            "SECRET_KEY": "voice-secret-key-0123456789",
+            "DATA_KEY": Fernet.generate_key().decode(),
+            "DATABASE_URL": args.database_url or f"sqlite:///{self.tmp / 'voice.sqlite3'}",
+            "REDIS_URL": args.redis_url,
+            "PUBLIC_BASE_URL": self.base,
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_FROM_NUMBER": FROM,
+            "TWILIO_API_BASE_URL": self.fake.url,
+            "TREES_FILE": str(self.tmp / "trees.toml"),
+            "QUEUE_PREFIX": f"voice-{uuid.uuid4().hex[:8]}:",
+            "SEND_RATE_SEGMENTS_PER_SECOND": str(args.texts_per_second),
+            "CALLS_PER_SECOND": str(args.calls_per_second),
+            "ALERT_VALIDITY_SECONDS": "3600",
+            "LOG_LEVEL": "WARNING",
+            "PORT": str(args.port),
+        }
+        os.environ.update(self.env)
+        from rapidresponse.cli import db_upgrade
+        from rapidresponse.services import build_services
+        from rapidresponse.settings import Settings
+
+        if args.database_url.startswith("postgres"):
+            self._reset_postgres(args.database_url)
+        settings = Settings.from_env(self.env)
+        db_upgrade(settings.database_url)
+        self.svc = build_services(settings)
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @staticmethod
+    def _reset_postgres(url: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        from rapidresponse.settings import _database_url
+
+        engine = create_engine(_database_url({"DATABASE_URL": url}))
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+
+    def add_members(self, phones: list[str], tree: str, channel: str) -> None:
+        from rapidresponse.members.models import Member, TreeMembership
+
+        cipher, now = self.svc.cipher, datetime.now(UTC)
+        rows = [{"phone_index": cipher.blind_index(p), "phone_token": cipher.encrypt(p), "language": "en",
+                 "roles": "member,responder", "status": "active", "consented_at": now, "created_at": now,
+                 "channel": channel} for p in phones]
+        with self.svc.db.session() as session:
+            first = session.scalar(select(Member.id).order_by(Member.id.desc()).limit(1)) or 0
+            session.execute(insert(Member), rows)
+            ids = list(session.scalars(select(Member.id).where(Member.id > first).order_by(Member.id)))
+            session.execute(insert(TreeMembership), [{"member_id": i, "tree": tree, "layer": 1} for i in ids])
+
+    def web_command(self) -> list[str]:
+        """The Procfile's web line, as shipped (this port, loopback, no access log)."""
+        line = next(x for x in (ROOT / "Procfile").read_text().splitlines() if x.startswith("web:"))
+        return [*shlex.split(line.split(":", 1)[1]), "--bind", f"127.0.0.1:{self.args.port}",
+                "--access-logfile", "/dev/null"]
+
+    def start(self) -> None:
+        env = {**os.environ, **self.env}
+        cmd = self.web_command()
+        cmd[0] = str(Path(sys.executable).parent / cmd[0])
+        self.processes.append(subprocess.Popen(cmd, cwd=ROOT, env=env))
+        for _ in range(self.args.workers):
+            self.processes.append(subprocess.Popen([sys.executable, "-m", "workers.worker"], cwd=ROOT, env=env))
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=1):  # noqa: S310 - loopback
+                    break
+            except OSError:
+                time.sleep(0.2)
+        time.sleep(2.5)  # workers: imports and Redis registration
+
+    def hotline(self) -> dict[str, Any]:
+        """Callers report by phone; each webhook answer is timed where Twilio would time it."""
+        script = ["1", Speak(20, "two vans at the corner", "#")]
+
+        def one(i: int) -> dict[str, Any]:
+            return self.fake.incoming_call(f"+1213{5550000 + i:07d}", FROM, self.base + "/twilio/voice", script,
+                                           status_callback=self.base + "/twilio/voice?step=ended")
+
+        # A warm-up call: imports, connections, caches.
+        one(9999)
+        with ThreadPoolExecutor(self.args.concurrency) as pool:
+            calls = list(pool.map(one, range(self.args.callers)))
+        by_step: dict[str, list[float]] = defaultdict(list)
+        failures = 0
+        for call in calls:
+            for request in call["requests"]:
+                step = urllib.parse.parse_qs(urllib.parse.urlsplit(request["url"]).query).get("step", ["greeting"])[0]
+                by_step[step].append(request["took"])
+                failures += request["status"] != 200
+        every = [t for times in by_step.values() for t in times]
+        return {"callers": len(calls), "concurrency": self.args.concurrency, "requests": len(every),
+                "non_200": failures, "errors": sum(len(c["errors"]) for c in calls),
+                "reported": sum(1 for c in calls if c["recordings"]), "all_steps": summary_ms(every),
+                "by_step": {step: summary_ms(times) for step, times in sorted(by_step.items())}}
+
+    def calls(self) -> dict[str, Any]:
+        """One alert to a layer of callers and texters: each kept to its own rate at the provider."""
+        voice = [f"+1646{5550000 + i:07d}" for i in range(self.args.voice_members)]
+        sms = [f"+1718{5550000 + i:07d}" for i in range(self.args.sms_members)]
+        self.add_members(voice, "mixed", "voice")
+        self.add_members(sms, "mixed", "sms")
+        voice_set, sms_set = set(voice), set(sms)
+        sender = "+13105550100"
+        params = {"MessageSid": "SM" + uuid.uuid4().hex, "From": sender, "To": FROM, "Body": "MIXED bench alert",
+                  "AccountSid": ACCOUNT_SID}
+        status = self.fake.post_signed(self.base + "/twilio/sms", params)
+        assert status == 200, status
+        deadline = time.time() + self.args.timeout
+        while time.time() < deadline:
+            placed = len([c for c in self.fake.calls if c["to"] in voice_set])
+            texted = len([m for m in self.fake.messages if m["to"] in sms_set])
+            if placed >= len(voice) and texted >= len(sms):
+                break
+            time.sleep(0.2)
+        assert self.fake.wait_for_calls(timeout=120)
+        call_times = [c["received_at"] for c in self.fake.calls if c["to"] in voice_set]
+        text_times = [m["received_at"] for m in self.fake.messages if m["to"] in sms_set]
+
+        def rate(times: list[float]) -> float:
+            return round((len(times) - 1) / (max(times) - min(times)), 2) if len(times) > 1 else float("nan")
+
+        return {"voice_members": len(voice), "sms_members": len(sms),
+                "calls_per_second_setting": self.args.calls_per_second,
+                "texts_per_second_setting": self.args.texts_per_second,
+                "calls_placed": len(call_times), "texts_sent": len(text_times),
+                "calls_max_in_any_1s": max_in_window(call_times), "texts_max_in_any_1s": max_in_window(text_times),
+                "calls_mean_per_s": rate(call_times), "texts_mean_per_s": rate(text_times)}
+
+    def close(self) -> None:
+        for p in self.processes:
+            p.terminate()
+        for p in self.processes:
+            p.wait(timeout=30)
+        self.fake.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--callers", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--voice-members", type=int, default=30)
+    parser.add_argument("--sms-members", type=int, default=60)
+    parser.add_argument("--calls-per-second", type=float, default=2.0)
+    parser.add_argument("--texts-per-second", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--port", type=int, default=5112)
+    parser.add_argument("--only", choices=["hotline", "calls"], default=None)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    args = parser.parse_args()
+    bench = VoiceBench(args)
+    results: dict[str, Any] = {"database": "postgresql" if args.database_url.startswith("postgres") else "sqlite"}
+    try:
+        bench.start()
+        if args.only in (None, "hotline"):
+            results["hotline"] = bench.hotline()
+        if args.only in (None, "calls"):
+            results["calls"] = bench.calls()
+    finally:
+        bench.close()
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
