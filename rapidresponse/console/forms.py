@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, SubmitField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, EqualTo, Length
+from wtforms.validators import AnyOf, DataRequired, EqualTo, Length, Regexp
 
 from rapidresponse.console.threads import NOTE_MAX, Decision
+from rapidresponse.incidents.responses import RELAY_MAX
 
 
 class LoginForm(FlaskForm):
@@ -30,6 +31,15 @@ class NoteForm(FlaskForm):
                                              Length(max=NOTE_MAX)])
     submit = SubmitField("Add note")
 
+
+class TeamMessageForm(FlaskForm):
+    """The incident page's reply box: a text to everyone on the way."""
+
+    body = TextAreaField("Message", validators=[DataRequired(message="Write the message first."),
+                                                Length(max=RELAY_MAX, message=f"At most {RELAY_MAX} characters.")])
+    # Made fresh for each page shown: the same form sent twice is one message (threads.team_message_sent).
+    key = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{32}$")])
+    submit = SubmitField("Text those on the way")
 
 
 class RevealForm(FlaskForm):

@@ -6,6 +6,7 @@ queue what it left to do (only after the commit), flash a line, redirect.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from rapidresponse.console import auth, threads
-from rapidresponse.console.forms import DecisionForm, LoginForm, LogoutForm, NoteForm, RevealForm
+from rapidresponse.console.forms import DecisionForm, LoginForm, LogoutForm, NoteForm, RevealForm, TeamMessageForm
 from rapidresponse.console.models import Coordinator
 from rapidresponse.db import utcnow
 from rapidresponse.incidents.models import Incident
@@ -22,12 +23,7 @@ from rapidresponse.jobs.dispatch import dispatch
 from rapidresponse.services import Services
 
 bp = Blueprint("console", __name__, template_folder="templates")
-
-STATUS_LABELS = {
-    "reported": "reported", "verifying": "verifying", "confirmed": "confirmed", "resolved": "resolved",
-    "false_alarm": "false alarm", "drill": "drill",
-}
-
+SITE_NAME = "Rapid Response"  # the end of every page's title
 
 def _services() -> Services:
     svc: Services = current_app.extensions["rapidresponse"]
@@ -73,7 +69,8 @@ def _span(seconds: int) -> str:
 def _helpers() -> dict[str, Any]:
     coordinator = auth.current_coordinator()
     return {
-        "when": _when, "ago": _ago, "due": _due, "status_label": lambda s: STATUS_LABELS.get(s, s),
+        "when": _when, "ago": _ago, "due": _due, "status_label": threads.status_label,
+        "layer_status": threads.layer_status, "site_name": SITE_NAME,
         "me": coordinator, "logout_form": LogoutForm() if coordinator else None,
         "my_email": _services().cipher.decrypt(coordinator.email_token) if coordinator else None,
     }
@@ -120,17 +117,8 @@ def logout() -> BaseResponse:
     return redirect(url_for("console.login"))
 
 
-@bp.get("/incidents")
-@auth.login_required
-def incident_list() -> str:
-    svc = _services()
-    with svc.db.session() as session:
-        open_, closed = threads.incident_list(session, svc.cipher)
-    return render_template("console/incidents.html", open_incidents=open_, closed_incidents=closed)
-
-
 def _render_incident(incident_id: int, note_form: NoteForm | None = None, status: int = 200,
-                     view: threads.IncidentView | None = None) -> Any:
+                     view: threads.IncidentView | None = None, message_form: TeamMessageForm | None = None) -> Any:
     svc = _services()
     if view is None:
         with svc.db.session() as session:
@@ -139,6 +127,7 @@ def _render_incident(incident_id: int, note_form: NoteForm | None = None, status
         abort(404)
     return render_template("console/incident.html", view=view, decision_form=DecisionForm(),
                            note_form=note_form or NoteForm(formdata=None),
+                           message_form=message_form or TeamMessageForm(formdata=None, key=uuid.uuid4().hex),
                            reveal_form=RevealForm(formdata=None)), status
 
 
@@ -204,4 +193,4 @@ def add_note(incident_id: int) -> Any:
 
 
 # Pages in their own modules, registered on this blueprint (imported last: they use `bp`).
-from rapidresponse.console import admin  # noqa: E402,F401
+from rapidresponse.console import admin, board_routes  # noqa: E402,F401

@@ -23,11 +23,11 @@ from rapidresponse.db import parse_id
 from rapidresponse.escalation.policy import responders_on_the_way
 from rapidresponse.incidents import service as incidents
 from rapidresponse.incidents.models import Acknowledgement, Incident, Participant, ThreadEvent
-from rapidresponse.incidents.responses import close_incident, confirm_incident, wanted
+from rapidresponse.incidents.responses import close_incident, confirm_incident, pass_on, wanted
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import OPEN_STATUSES, IncidentStatus, LayerStatus
 from rapidresponse.members.models import Member
-from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage
+from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.privacy.crypto import DecryptionError, FieldCipher
 from rapidresponse.privacy.masking import mask_phone, mask_phone_numbers
 from rapidresponse.services import Services
@@ -60,6 +60,33 @@ CLOSING = {
     Decision.RESOLVE: IncidentStatus.RESOLVED,
     Decision.DRILL: IncidentStatus.DRILL,
 }
+
+
+STATUS_LABELS = {
+    "reported": "reported", "verifying": "verifying", "confirmed": "confirmed", "resolved": "resolved",
+    "false_alarm": "false alarm", "drill": "drill",
+}
+
+# What each kind of text is called in a thread line ("Alert text sent to layer 1 (verifiers).").
+TEXT_NAMES = {
+    "alert": "Alert text", "stand_down": "Stand-down text", "covered": "\"Covered\" text",
+    "relay": "Relayed message", "reply": "Reply", "welcome": "Welcome text", "broadcast": "Broadcast text",
+    "team_message": "Coordinators' message",
+}
+
+
+LAYER_STATUS_LABELS = {
+    "waiting": "not alerted yet", "alerted": "alerted", "skipped": "skipped: nobody in it",
+    "not_needed": "not needed",
+}
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status.replace("_", " "))
+
+
+def layer_status(status: str) -> str:
+    return LAYER_STATUS_LABELS.get(status, status.replace("_", " "))
 
 
 def coordinator_actor(coordinator_id: int) -> str:
@@ -148,8 +175,7 @@ def yes_counts(session: Session, incident_ids: list[int]) -> dict[int, Counter[i
     return counts
 
 
-def incident_list(session: Session, cipher: FieldCipher, *,
-                  recent_closed: int = RECENT_CLOSED) -> tuple[list[Summary], list[Summary]]:
+def listed_incidents(session: Session, *, recent_closed: int = RECENT_CLOSED) -> tuple[list[Incident], list[Incident]]:
     """Open incidents (newest first), then the most recently closed."""
     open_ = list(session.scalars(
         select(Incident).where(Incident.status.in_([s.value for s in OPEN_STATUSES]))
@@ -159,10 +185,7 @@ def incident_list(session: Session, cipher: FieldCipher, *,
         select(Incident).where(Incident.status.not_in([s.value for s in OPEN_STATUSES]))
         .order_by(Incident.closed_at.desc(), Incident.id.desc()).limit(recent_closed)
     ).all())
-    yes = yes_counts(session, [i.id for i in open_ + closed])
-    # Reports nobody could be alerted for come first: only a coordinator can help them now.
-    opened = sorted((summarize(cipher, i, yes[i.id]) for i in open_), key=lambda s: not s.nobody_alerted)
-    return opened, [summarize(cipher, i, yes[i.id]) for i in closed]
+    return open_, closed
 
 
 @dataclass(frozen=True)
@@ -171,23 +194,144 @@ class Event:
     kind: str
     actor: str
     body: str | None
-    detail: list[tuple[str, str]]
+    # The line as a short sentence ("Layer 1 (verifiers) alerted: 2 people."), from `describe`.
+    sentence: str
     id: int = 0
     # Numbers typed into the body are masked; a coordinator may reveal them (see `reveal`).
     masked: bool = False
 
 
+def _people(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
+
+
+def describe(kind: str, detail: dict[str, Any], layer_names: dict[int, str]) -> str:
+    """A thread event as the short sentence a coordinator reads. Every event's wording lives here;
+    a kind this does not know still reads as words, never as raw keys and values."""
+
+    def layer(key: str = "layer") -> str:
+        number = detail.get(key)
+        if not isinstance(number, int):
+            return ""
+        name = layer_names.get(number)
+        return f"layer {number} ({name})" if name else f"layer {number}"
+
+    def in_layer() -> str:
+        number = detail.get("layer")
+        if not isinstance(number, int):
+            return ""
+        name = layer_names.get(number)
+        return f" (layer {number}, {name})" if name else f" (layer {number})"
+
+    def zone() -> str:
+        return mask_phone_numbers(str(detail.get("zone") or ""))
+
+    if kind == "report":
+        return f"Report received for zone {zone()}." if zone() else "Report received; no zone named."
+    if kind == "layer_alerted":
+        people = detail.get("recipients")
+        sentence = f"{layer().capitalize() or 'A layer'} alerted"
+        sentence += f": {_people(people)}" if isinstance(people, int) else ""
+        return sentence + (", before the report was verified." if detail.get("unverified") else ".")
+    if kind == "layer_skipped":
+        return f"{layer().capitalize() or 'A layer'} skipped: nobody in it to alert."
+    if kind == "acknowledged":
+        return f"On the way{in_layer()}."
+    if kind == "declined":
+        return f"Can't come{in_layer()}."
+    if kind == "status":
+        was, now = detail.get("from"), detail.get("to")
+        if isinstance(now, str):
+            since = f" (was {status_label(was)})" if isinstance(was, str) else ""
+            return f"Marked {status_label(now)}{since}."
+        return "Status changed."
+    if kind == "reply":
+        return "Reply by text; passed on to the coordinators and those on the way."
+    if kind == "note":
+        return "Note (only coordinators see it)."
+    if kind == "team_message":
+        people = detail.get("recipients")
+        return (f"Message from the console, texted to {_people(people)} on the way."
+                if isinstance(people, int) else "Message from the console, texted to those on the way.")
+    if kind == "nobody_alerted":
+        return "Nobody could be alerted: every layer of this tree is empty."
+    if kind == "covered":
+        return "Covered: enough responders are on the way, so later layers are not alerted."
+    if kind == "delivery":
+        name = TEXT_NAMES.get(str(detail.get("purpose")), "Text")
+        status = str(detail.get("status") or "updated").replace("_", " ")
+        error = detail.get("error")
+        return f"{name}{in_layer()}: {status} (provider's report)" + (f", error {error}." if error else ".")
+    if kind.endswith("_sent"):
+        name = TEXT_NAMES.get(kind.removesuffix("_sent"), "Text")
+        to = layer()
+        return f"{name}{' to ' + to if to else ''} handed to the provider."
+    words = kind.replace("_", " ").capitalize() or "Event"
+    facts = ", ".join(f"{str(k).replace('_', ' ')} {mask_phone_numbers(str(v))}" for k, v in detail.items()
+                      if v is not None and v != "" and v is not False)
+    return f"{words}: {facts}." if facts else f"{words}."
+
+
 @dataclass(frozen=True)
 class LayerLine:
+    """One layer of one incident, in the figures a coordinator acts on (the board and the incident page)."""
+
     number: int
     name: str
     verifies: bool
     quorum: int
     status: str
-    recipients: int
+    recipients: int  # alerted
     alerted_at: datetime | None
     # When the next layer goes if this one's quorum is not met; only on the layer that decides it.
     next_due: datetime | None
+    delivered: int = 0  # alert texts the provider reported delivered
+    on_the_way: int = 0  # said YES
+    declined: int = 0  # said NO
+
+
+Figures = dict[tuple[int, int], Counter[str]]
+
+
+def layer_figures(session: Session, incident_ids: list[int]) -> Figures:
+    """Per (incident, layer): alert texts delivered, YES and NO answers — two grouped queries for
+    any number of incidents."""
+    figures: Figures = defaultdict(Counter)
+    if not incident_ids:
+        return figures
+    delivered = session.execute(
+        select(OutboundMessage.incident_id, OutboundMessage.layer, func.count())
+        .where(OutboundMessage.incident_id.in_(incident_ids), OutboundMessage.purpose == Purpose.ALERT.value,
+               OutboundMessage.status == DeliveryStatus.DELIVERED.value)
+        .group_by(OutboundMessage.incident_id, OutboundMessage.layer)
+    ).all()
+    for incident_id, layer, n in delivered:
+        figures[(int(incident_id or 0), int(layer or 0))]["delivered"] += int(n)
+    answers = session.execute(
+        select(Acknowledgement.incident_id, Acknowledgement.layer, Acknowledgement.answer, func.count())
+        .where(Acknowledgement.incident_id.in_(incident_ids))
+        .group_by(Acknowledgement.incident_id, Acknowledgement.layer, Acknowledgement.answer)
+    ).all()
+    for incident_id, layer, answer, n in answers:
+        figures[(int(incident_id), int(layer or 0))]["yes" if answer == "yes" else "no"] += int(n)
+    return figures
+
+
+def layer_lines(cipher: FieldCipher, incident: Incident, figures: Figures) -> list[LayerLine]:
+    tree = incidents.plan_of(cipher, incident)
+    due = next_layer_due(incident)
+    lines = []
+    for lay in incident.layers:
+        spec = tree.layer(lay.number)
+        counts = figures.get((incident.id, lay.number), Counter())
+        lines.append(LayerLine(
+            number=lay.number, name=spec.name if spec else f"layer {lay.number}",
+            verifies=bool(spec and spec.verifies), quorum=spec.quorum if spec else 0, status=lay.status,
+            recipients=lay.recipients, alerted_at=lay.alerted_at,
+            next_due=due[1] if due is not None and due[0] == lay.number else None,
+            delivered=counts["delivered"], on_the_way=counts["yes"], declined=counts["no"],
+        ))
+    return lines
 
 
 @dataclass(frozen=True)
@@ -204,10 +348,6 @@ class IncidentView:
     @property
     def is_open(self) -> bool:
         return self.summary.is_open
-
-
-def _detail(detail: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(str(k), mask_phone_numbers(str(v))) for k, v in detail.items() if v is not None and v != ""]
 
 
 def delivery_counts(session: Session, incident_id: int) -> list[tuple[str, int]]:
@@ -239,6 +379,7 @@ class Actors:
         self.participants = {p.id: p for p in session.scalars(
             select(Participant).where(Participant.incident_id == incident.id))}
         self._numbers: dict[int, str] = {}
+        self._sent_to: dict[int, bytes] | None = None
 
     def name(self, event: ThreadEvent) -> str:
         if event.participant_id is not None and event.participant_id in self.participants:
@@ -246,10 +387,20 @@ class Actors:
         if event.actor == incidents.REPORTER:
             return f"reporter {self._masked(self.incident.reporter_token)}"
         message = event.detail.get("message") if event.kind.endswith("_sent") else None
+        if event.kind == "delivery" and event.actor.startswith("message "):
+            message = parse_id(event.actor.removeprefix("message "))
         if isinstance(message, int):
-            token = self.session.scalar(select(OutboundMessage.to_token).where(OutboundMessage.id == message))
-            return self._masked(token) if token is not None else event.actor
+            return self._recipient(message) or event.actor
         return event.actor
+
+    def _recipient(self, message_id: int) -> str | None:
+        """The masked number a text of this incident went to; all of them read in one query."""
+        if self._sent_to is None:
+            self._sent_to = {int(i): token for i, token in self.session.execute(
+                select(OutboundMessage.id, OutboundMessage.to_token)
+                .where(OutboundMessage.incident_id == self.incident.id))}
+        token = self._sent_to.get(message_id)
+        return self._masked(token) if token is not None else None
 
     def _participant(self, named: Participant) -> str:
         pseudonym = f"{readable(self.cipher, named.label_token)} {named.number}"
@@ -276,22 +427,14 @@ def incident_view(session: Session, cipher: FieldCipher, incident_id: int,
         return None
     tree = incidents.plan_of(cipher, incident)
     actors = Actors(session, cipher, incident)
+    layer_names = {layer.number: layer.name for layer in tree.layers}
     events = []
     for e in session.scalars(select(ThreadEvent).where(ThreadEvent.incident_id == incident.id)
                              .order_by(ThreadEvent.at, ThreadEvent.id)):
         body, hidden = masked(readable(cipher, e.body_token), reveal == e.id)
-        events.append(Event(at=e.at, kind=e.kind, actor=actors.name(e), body=body, detail=_detail(e.detail), id=e.id,
-                            masked=hidden))
-    layers = []
-    due = next_layer_due(incident)
-    for lay in incident.layers:
-        spec = tree.layer(lay.number)
-        layers.append(LayerLine(
-            number=lay.number, name=spec.name if spec else f"layer {lay.number}",
-            verifies=bool(spec and spec.verifies), quorum=spec.quorum if spec else 0, status=lay.status,
-            recipients=lay.recipients, alerted_at=lay.alerted_at,
-            next_due=due[1] if due is not None and due[0] == lay.number else None,
-        ))
+        events.append(Event(at=e.at, kind=e.kind, actor=actors.name(e), body=body,
+                            sentence=describe(e.kind, e.detail or {}, layer_names), id=e.id, masked=hidden))
+    layers = layer_lines(cipher, incident, layer_figures(session, [incident.id]))
     report, report_masked = masked(readable(cipher, incident.text_token) or "", reveal == REPORT)
     return IncidentView(
         summary=summarize(cipher, incident, incidents.yes_by_layer(session, incident.id)),
@@ -365,3 +508,36 @@ def reveal(session: Session, cipher: FieldCipher, incident_id: int, target: str,
     audit.record(session, coordinator_id, audit.AuditAction.REVEAL, now, target=audit.Target.INCIDENT,
                  target_id=incident_id)
     return view
+
+
+def team_message_sent(session: Session, incident_id: int, key: str) -> bool:
+    """Whether the console message with this form key was already passed on (a double click, a
+    reload, a back-button resubmit, two tabs)."""
+    return session.scalar(select(OutboundMessage.id).where(
+        OutboundMessage.incident_id == incident_id,
+        OutboundMessage.dedupe_key.like(f"{TEAM_MESSAGE}:{key}:%")).limit(1)) is not None
+
+
+TEAM_MESSAGE = "team"
+
+
+def message_on_the_way(svc: Services, session: Session, incident: Incident, coordinator_id: int, text: str,
+                       key: str, now: datetime) -> Outcome:
+    """A coordinator's message from the incident page, texted to everyone on the way — through the
+    same path as a member's reply by text (responses.pass_on), and once per form `key`."""
+    text = text.strip()
+    code = incident.code
+    if not text:
+        return Outcome(False, "Write the message first; nothing was sent.")
+    if not incident.is_open:
+        return Outcome(False, f"{code} is closed; nothing was sent.")
+    if team_message_sent(session, incident.id, key):
+        return Outcome(False, "That message was already sent.")
+    on_the_way = incidents.responders_who_said_yes(session, svc.cipher, incident.id)
+    if not on_the_way:
+        return Outcome(False, f"Nobody has said they are on the way to {code} yet; nothing was sent.")
+    incidents.append(session, svc.cipher, incident.id, "team_message", now, actor=coordinator_actor(coordinator_id),
+                     body=text, detail={"recipients": len(on_the_way)})
+    sent = pass_on(svc, session, incident, on_the_way, "coordinator", text, f"{TEAM_MESSAGE}:{key}", now)
+    people = "1 person" if len(on_the_way) == 1 else f"{len(on_the_way)} people"
+    return Outcome(True, f"Message texted to the {people} on the way to {code}.", AfterCommit(send_ids=sent))

@@ -19,6 +19,7 @@ from rapidresponse.incidents.models import Incident
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import IncidentStatus, LayerStatus
 from rapidresponse.members.models import Member
+from rapidresponse.members.registry import Recipient
 from rapidresponse.messaging import outbox
 from rapidresponse.messaging.models import Purpose
 from rapidresponse.privacy.masking import mask_phone_numbers
@@ -31,6 +32,10 @@ CLOSING_MESSAGES = {
     IncidentStatus.RESOLVED: "incident.resolved",
     IncidentStatus.DRILL: "incident.drill",
 }
+
+
+# The longest free text passed on in a relayed copy.
+RELAY_MAX = 300
 
 
 @dataclass
@@ -120,11 +125,7 @@ def close_incident(svc: Services, session: Session, incident: Incident, status: 
 
 def relay(svc: Services, session: Session, sender: Member | None, phone: str, incident: Incident, text: str,
           inbound_id: int, now: datetime) -> Result:
-    """A free-text reply: into the thread, and on to the coordinators and those on the way.
-
-    Numbers typed into it (a third party's, the sender's own) are masked in every relayed copy:
-    responders never need them, and coordinators can reveal them in the console.
-    """
+    """A free-text reply: into the thread, and on to the coordinators and those on the way."""
     actor = incidents.who(sender, svc.cipher, phone)
     incidents.append(session, svc.cipher, incident.id, "reply", now, actor=incidents.REPORTER, member=sender,
                      body=text)
@@ -132,15 +133,24 @@ def relay(svc: Services, session: Session, sender: Member | None, phone: str, in
         session, svc.cipher, incident.id)}
     if sender is not None:
         recipients.pop(sender.id, None)
-    texts = [
-        outbox.Text(to=outbox.SealedNumber(m.phone_index, m.phone_token),
-                    body=render("relay.text", m.language, code=incident.code, who=actor.replace("…", "..."),
-                                text=mask_phone_numbers(text)[:300]),
-                    purpose=Purpose.RELAY, dedupe_key=f"relay:{inbound_id}:{m.id}", member_id=m.id,
-                    incident_id=incident.id)
-        for m in recipients.values()
-    ]
-    after = AfterCommit(send_ids=outbox.record(session, svc.cipher, texts, now))
+    after = AfterCommit(send_ids=pass_on(svc, session, incident, list(recipients.values()), actor, text,
+                                         f"relay:{inbound_id}", now))
     lang = sender.language if sender else "en"
     return Result(render("relay.noted", lang, code=incident.code), after)
 
+
+def pass_on(svc: Services, session: Session, incident: Incident, recipients: list[Recipient],
+            who: str, text: str, dedupe: str, now: datetime) -> list[int]:
+    """Text a message about an incident to each recipient, in their language ("[K7] who: text").
+    The one path for passing words on: a member's reply by text and a coordinator's message from
+    the console. Numbers typed into it (a third party's, the sender's own) are masked in every
+    copy: responders never need them, and coordinators can reveal them in the console."""
+    texts = [
+        outbox.Text(to=outbox.SealedNumber(m.phone_index, m.phone_token),
+                    body=render("relay.text", m.language, code=incident.code, who=who.replace("…", "..."),
+                                text=mask_phone_numbers(text)[:RELAY_MAX]),
+                    purpose=Purpose.RELAY, dedupe_key=f"{dedupe}:{m.id}", member_id=m.id,
+                    incident_id=incident.id)
+        for m in recipients
+    ]
+    return outbox.record(session, svc.cipher, texts, now)

@@ -75,8 +75,9 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    """The whole system on loopback, with one worker (the alert paths are real, not simulated)."""
-    s = Stack(tmp_path)
+    """The whole system on loopback, with one worker (the alert paths are real, not simulated).
+    Layers wait ten minutes, so nothing escalates on its own while a test looks at a page."""
+    s = Stack(tmp_path, wait=600, verify_wait=600)
     s.start_worker()
     try:
         yield s
@@ -136,16 +137,17 @@ def signed_in(page: Any, coordinator: int) -> Any:
 
 @pytest.fixture
 def screenshot(viewport: Viewport, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """shoot(page, "board") writes board-phone.png / board-desktop.png (the full page) into the test
+    """shoot(page, "board") writes board-phone.png / board-desktop.png (the full page, unless
+    full_page=False: what the screen shows) into the test
     run's screenshots folder and returns the path; with docs=True it goes to SCREENSHOTS_DIR when
     that is set (`make screenshots`: docs/screenshots, the pictures the README shows)."""
     run_folder = tmp_path_factory.getbasetemp() / "screenshots"
 
-    def shoot(page: Any, name: str, *, docs: bool = False) -> Path:
+    def shoot(page: Any, name: str, *, docs: bool = False, full_page: bool = True) -> Path:
         folder = Path(SCREENSHOTS_DIR) if docs and SCREENSHOTS_DIR else run_folder
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}-{viewport.name}.png"
-        page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+        page.screenshot(path=str(path), full_page=full_page, animations="disabled", caret="hide")
         return path
 
     return shoot
