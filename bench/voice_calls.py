@@ -174,21 +174,29 @@ class VoiceBench:
             return self.fake.incoming_call(f"+1213{5550000 + i:07d}", FROM, self.base + "/twilio/voice", script,
                                            status_callback=self.base + "/twilio/voice?step=ended")
 
-        # A warm-up call: imports, connections, caches.
-        one(9999)
         with ThreadPoolExecutor(self.args.concurrency) as pool:
+            # Warm-up calls, one per caller thread: imports, connections, caches in every web thread.
+            list(pool.map(one, range(10000, 10000 + self.args.concurrency)))
+            logged = len(self.fake.callback_log)
             calls = list(pool.map(one, range(self.args.callers)))
         by_step: dict[str, list[float]] = defaultdict(list)
         failures = 0
+
+        def step_of(url: str) -> str:
+            return urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("step", ["greeting"])[0]
+
         for call in calls:
             for request in call["requests"]:
-                step = urllib.parse.parse_qs(urllib.parse.urlsplit(request["url"]).query).get("step", ["greeting"])[0]
-                by_step[step].append(request["took"])
+                by_step[step_of(request["url"])].append(request["took"])
                 failures += request["status"] != 200
+        for callback in self.fake.callback_log[logged:]:  # the number's status callback: the call ended
+            if "/twilio/voice" in callback["url"] and step_of(callback["url"]) == "ended":
+                by_step["ended"].append(callback["took"])
+                failures += callback["status"] not in (200, 204)
         every = [t for times in by_step.values() for t in times]
         return {"callers": len(calls), "concurrency": self.args.concurrency, "requests": len(every),
                 "non_200": failures, "errors": sum(len(c["errors"]) for c in calls),
-                "reported": sum(1 for c in calls if c["recordings"]), "all_steps": summary_ms(every),
+                "recorded": sum(1 for c in calls if c["recordings"]), "all_steps": summary_ms(every),
                 "by_step": {step: summary_ms(times) for step, times in sorted(by_step.items())}}
 
     def calls(self) -> dict[str, Any]:
