@@ -50,7 +50,11 @@ class Webhooks:
             return "", 204
 
         app.add_url_rule("/twilio/test-keys", "test_keys", twilio_signed(keys), methods=["POST"])
+        def broken() -> str:
+            raise RuntimeError("a webhook that fails")
+
         app.add_url_rule("/twilio/test-status", "test_status", twilio_signed(status), methods=["POST"])
+        app.add_url_rule("/twilio/test-broken", "test_broken", twilio_signed(broken), methods=["POST"])
 
     def statuses(self) -> list[str]:
         return [form["CallStatus"] for kind, form in self.seen if kind == "status"]
@@ -128,13 +132,18 @@ def test_voicemail_presses_nothing(phone, sim_svc, hooks):
     assert "Nothing pressed. Goodbye." in shown
 
 
-def test_calling_the_hotline_without_a_hotline_says_so(phone):
-    """With no voice webhook to answer, the phone hears Twilio's application error, not a 500."""
-    response = phone.post("/simulator/calls", data={"phone": NUMBER}, follow_redirects=True)
-    shown = html.unescape(response.get_data(as_text=True))
-    assert response.status_code == 200 and "An application error has occurred" in shown
+def test_a_webhook_that_fails_is_heard_as_twilios_application_error(phone, sim_svc, hooks):
+    """A webhook that answers 500 ends the call with Twilio's "application error", not a broken page."""
+    provider = sim_svc.provider
+    assert isinstance(provider, SimulatorProvider)
+    document = hooks.alert().replace("/twilio/test-keys", "/twilio/test-broken")
+    sid = provider.place_call(NUMBER, twiml=document, status_callback=None)
+    act(phone, sid, action="answer")
+    shown = act(phone, sid, action="press", keys="1")
+    assert "An application error has occurred" in shown and "Last call (completed)" in shown
 
 
 def test_an_unknown_call_is_a_404(phone):
     """Acting on a call the simulator never had answers 404."""
     assert phone.post("/simulator/calls/CA" + "0" * 32, data={"action": "answer"}).status_code == 404
+
