@@ -346,12 +346,13 @@ def members_list(svc: Services, args: argparse.Namespace) -> int:
                 mask_phone(svc.phone_of(member.phone_token)) if member.phone_token is not None else "(wiped)",
                 member.status,
                 member.language,
+                member.channel,
                 member.zone or "-",
                 ";".join(sorted(places.roles)),
                 ";".join(f"{tree}:{layer}" for tree, layer in sorted(places.trees.items())) or "-",
             ))
     if table:
-        print_table(("number", "status", "language", "zone", "roles", "trees"), table)
+        print_table(("number", "status", "language", "channel", "zone", "roles", "trees"), table)
     print(plural(len(table), "member"))
     return 0
 

@@ -65,6 +65,8 @@ class Settings:
     twilio_api_base_url: str = TWILIO_API_BASE_URL
     trees_file: Path = DEFAULT_TREES_FILE
     send_rate_segments_per_second: float = 1.0
+    # Alert calls started per second (Twilio's account default: 1); a rate limit of its own.
+    calls_per_second: float = 1.0
     send_concurrency: int = 50
     alert_batch_size: int = 500
     alert_validity_seconds: int = 900
@@ -101,15 +103,24 @@ class Settings:
     @property
     def startup_notes(self) -> list[str]:
         """What web and worker say when they start, so a choice that keeps personal data is seen."""
-        if self.provider_delete:
-            return []
-        return ["PROVIDER_DELETE=off: texts are NOT deleted at the provider, which keeps every body "
-                "and both numbers until they are deleted there"]
+        notes = []
+        if not self.provider_delete:
+            notes.append("PROVIDER_DELETE=off: texts are NOT deleted at the provider, which keeps every body "
+                         "and both numbers until they are deleted there")
+        if self.twilio_account_sid and not self.twilio_from_number:
+            notes.append("TWILIO_FROM_NUMBER is not set: members on voice cannot be called (a Messaging "
+                         "Service sends texts only)")
+        return notes
 
     @property
     def sender_id(self) -> str:
         """What the rate limit is shared by: the Messaging Service, else the number."""
         return self.twilio_messaging_service_sid or self.twilio_from_number or "simulator"
+
+    @property
+    def call_sender_id(self) -> str:
+        """What the call rate limit is shared by: calls always come from the number."""
+        return f"calls:{self.twilio_from_number or 'simulator'}"
 
     @property
     def uses_messaging_service(self) -> bool:
@@ -143,6 +154,7 @@ class Settings:
             .rstrip("/"),
             trees_file=_path(env, "TREES_FILE", DEFAULT_TREES_FILE),
             send_rate_segments_per_second=_float(env, "SEND_RATE_SEGMENTS_PER_SECOND", 1.0, low=0.0),
+            calls_per_second=_float(env, "CALLS_PER_SECOND", 1.0, low=0.0),
             send_concurrency=_int(env, "SEND_CONCURRENCY", 50, low=1, high=500),
             alert_batch_size=_int(env, "ALERT_BATCH_SIZE", 500, low=1, high=5000),
             alert_validity_seconds=_int(env, "ALERT_VALIDITY_SECONDS", 900, low=1, high=36000),

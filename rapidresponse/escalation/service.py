@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
+from rapidresponse.alertcalls.keypad import spell_code
 from rapidresponse.escalation.policy import Decision, LayerState, Step, decide, due_at
 from rapidresponse.i18n import MissingMessageError, render
 from rapidresponse.incidents import service as incidents
 from rapidresponse.incidents.models import Incident, IncidentLayer, ThreadEvent
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import IncidentStatus, LayerStatus
-from rapidresponse.members.models import Member, MemberStatus, MemberTag
+from rapidresponse.members.models import CALLABLE_CODES, Channel, Member, MemberStatus, MemberTag
 from rapidresponse.members.registry import RECIPIENT_COLUMNS, Recipient, layer_tag, recipients
 from rapidresponse.messaging import outbox
+from rapidresponse.messaging.models import Channel as MessageChannel
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.privacy.masking import mask_phone_numbers
 from rapidresponse.services import Services
@@ -35,7 +37,7 @@ def tree_label(tree: str, language: str) -> str:
         return tree.upper()
 
 
-def alert_body(incident: Incident, tree: str, text: str, language: str) -> str:
+def _alert_parts(incident: Incident, tree: str, text: str, language: str) -> dict[str, str]:
     if incident.verified:
         marker = render("alert.verified", language)
     elif incident.unverified_escalation:
@@ -45,8 +47,35 @@ def alert_body(incident: Incident, tree: str, text: str, language: str) -> str:
     where = render("where.zone", language, zone=incident.zone) if incident.zone else render("where.unknown", language)
     text = mask_phone_numbers(text)  # a number typed into the report is nobody's business on a responder's phone
     excerpt = text if len(text) <= REPORT_EXCERPT else text[: REPORT_EXCERPT - 1] + "…"
-    return render("alert.text", language, code=incident.code, tree_label=tree_label(tree, language),
-                  where=where, text=excerpt, verified_label=marker)
+    return {"tree_label": tree_label(tree, language), "where": where, "text": excerpt, "verified_label": marker}
+
+
+def alert_body(incident: Incident, tree: str, text: str, language: str) -> str:
+    return render("alert.text", language, code=incident.code, **_alert_parts(incident, tree, text, language))
+
+
+def call_script(incident: Incident, tree: str, text: str, language: str) -> str:
+    """What an alert call says (then it waits for 1, 2 or *): the alert, its code spelled out."""
+    return render("voice.alert", language, code=spell_code(incident.code),
+                  **_alert_parts(incident, tree, text, language))
+
+
+def alertable() -> ColumnElement[bool]:
+    """Members an alert can reach: active, and a number that takes texts, or a landline on voice."""
+    return (Member.status == MemberStatus.ACTIVE.value) & (
+        Member.undeliverable_code.is_(None)
+        | ((Member.channel != Channel.SMS.value) & Member.undeliverable_code.in_(CALLABLE_CODES)))
+
+
+def channels_of(session: Session, member_ids: list[int]) -> dict[int, tuple[Channel, bool]]:
+    """Each member's channel, and whether their number takes texts."""
+    found: dict[int, tuple[Channel, bool]] = {}
+    for start in range(0, len(member_ids), 500):
+        for member_id, channel, undeliverable in session.execute(
+                select(Member.id, Member.channel, Member.undeliverable_code)
+                .where(Member.id.in_(member_ids[start : start + 500]))):
+            found[member_id] = (Channel(channel), undeliverable is None)
+    return found
 
 
 def layer_recipients(svc: Services, session: Session, incident: Incident, tree: str,
@@ -55,8 +84,7 @@ def layer_recipients(svc: Services, session: Session, incident: Incident, tree: 
 
     One indexed look-up of the layer's keyed tag: only a holder of DATA_KEY can ask it."""
     found = recipients(session, select(*RECIPIENT_COLUMNS).join(MemberTag).where(
-        MemberTag.tag == layer_tag(svc.cipher, tree, layer.number),
-        Member.status == MemberStatus.ACTIVE.value, Member.undeliverable_code.is_(None),
+        MemberTag.tag == layer_tag(svc.cipher, tree, layer.number), alertable(),
     ).order_by(Member.id))
     members = [m for m in found if m.id != incident.reporter_member_id]
     if layer.zone_first and incident.zone:
@@ -67,9 +95,7 @@ def layer_recipients(svc: Services, session: Session, incident: Incident, tree: 
 def anyone_to_alert(svc: Services, session: Session, incident: Incident, tree: Tree) -> bool:
     """Whether any layer of the tree holds someone an alert could reach (the reporter aside)."""
     tags = [layer_tag(svc.cipher, tree.name, lay.number) for lay in tree.layers]
-    query = select(Member.id).join(MemberTag).where(
-        MemberTag.tag.in_(tags), Member.status == MemberStatus.ACTIVE.value, Member.undeliverable_code.is_(None),
-    )
+    query = select(Member.id).join(MemberTag).where(MemberTag.tag.in_(tags), alertable())
     if incident.reporter_member_id is not None:
         query = query.where(Member.id != incident.reporter_member_id)
     return session.scalar(query.limit(1)) is not None
@@ -77,7 +103,8 @@ def anyone_to_alert(svc: Services, session: Session, incident: Incident, tree: T
 
 def alert_layer(svc: Services, session: Session, incident: Incident, tree: Tree, layer: Layer, now: datetime,
                 *, unverified: bool = False) -> AfterCommit:
-    """Claim the layer (WAITING -> ALERTED/SKIPPED) and record one alert per member of it."""
+    """Claim the layer (WAITING -> ALERTED/SKIPPED) and record each member's alert: a text, a call, or
+    both, by the member's channel (dedupe keys `alert:{incident}:{member}` and `...:voice`)."""
     after = AfterCommit()
     recipients = layer_recipients(svc, session, incident, tree.name, layer)
     status = LayerStatus.ALERTED if recipients else LayerStatus.SKIPPED
@@ -103,20 +130,37 @@ def alert_layer(svc: Services, session: Session, incident: Incident, tree: Tree,
         return after
     text = svc.cipher.decrypt(incident.text_token)
     bodies: dict[str, str] = {}
+    scripts: dict[str, str] = {}
     valid_until = now + timedelta(seconds=svc.settings.alert_validity_seconds)
+    channels = channels_of(session, [member.id for member in recipients])
     texts = []
     for member in recipients:
-        if member.language not in bodies:
-            bodies[member.language] = alert_body(incident, tree.name, text, member.language)
-        texts.append(outbox.Text(
-            to=outbox.SealedNumber(member.phone_index, member.phone_token), body=bodies[member.language],
-            purpose=Purpose.ALERT,
-            dedupe_key=f"alert:{incident.id}:{member.id}", member_id=member.id, incident_id=incident.id,
-            layer=layer.number, valid_until=valid_until,
-        ))
+        channel, takes_texts = channels.get(member.id, (Channel.SMS, True))
+        to = outbox.SealedNumber(member.phone_index, member.phone_token)
+        if channel.texts and takes_texts:
+            if member.language not in bodies:
+                bodies[member.language] = alert_body(incident, tree.name, text, member.language)
+            texts.append(outbox.Text(
+                to=to, body=bodies[member.language], purpose=Purpose.ALERT,
+                dedupe_key=f"alert:{incident.id}:{member.id}", member_id=member.id, incident_id=incident.id,
+                layer=layer.number, valid_until=valid_until,
+            ))
+        if channel.calls:
+            if member.language not in scripts:
+                scripts[member.language] = call_script(incident, tree.name, text, member.language)
+            texts.append(outbox.Text(
+                to=to, body=scripts[member.language], purpose=Purpose.ALERT, channel=MessageChannel.VOICE,
+                dedupe_key=call_dedupe_key(incident.id, member.id), member_id=member.id,
+                incident_id=incident.id, layer=layer.number, valid_until=valid_until,
+            ))
     after.send_ids.extend(outbox.record(session, svc.cipher, texts, now))
     after.timers.append((incident.id, due_at(now, layer.wait_seconds)))
     return after
+
+
+def call_dedupe_key(incident_id: int, member_id: int) -> str:
+    """A member gets at most one alert call per incident, planned or a text's fallback."""
+    return f"alert:{incident_id}:{member_id}:voice"
 
 
 def layer_states(incident: Incident) -> dict[int, LayerState]:

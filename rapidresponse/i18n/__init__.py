@@ -1,5 +1,5 @@
 """render(key, language, **params) with no request needed; one TOML catalog per language."""
 
-from rapidresponse.i18n.catalog import LANGUAGES, MissingMessageError, language_name, render
+from rapidresponse.i18n.catalog import LANGUAGES, MissingMessageError, Say, language_name, render, say_options
 
-__all__ = ["LANGUAGES", "MissingMessageError", "language_name", "render"]
+__all__ = ["LANGUAGES", "MissingMessageError", "Say", "language_name", "render", "say_options"]

@@ -9,10 +9,12 @@ from __future__ import annotations
 import functools
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "MissingMessageError", "language_name", "messages", "render"]
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "MissingMessageError", "Say", "language_name", "messages", "render",
+           "say_options"]
 
 DEFAULT_LANGUAGE = "en"
 _CATALOGS = resources.files(__package__ or "rapidresponse.i18n").joinpath("catalogs")
@@ -83,3 +85,17 @@ def render(key: str, language: str, **params: object) -> str:
 def language_name(language: str) -> str:
     """The language's name in itself ('English', 'Español'), for menus and confirmations."""
     return render("language.name", language)
+
+
+@dataclass(frozen=True)
+class Say:
+    """How a `<Say>` speaks one catalog's language: a language code and a voice that exists for it."""
+
+    language: str
+    voice: str
+
+
+def say_options(language: str) -> Say:
+    """The `<Say>` language code and voice for `language`, from its catalog (`voice.say_language`,
+    `voice.say_voice`; English's when the catalog has none)."""
+    return Say(render("voice.say_language", language), render("voice.say_voice", language))

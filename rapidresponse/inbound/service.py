@@ -23,7 +23,7 @@ from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.incidents.states import IncidentStatus
 from rapidresponse.keywords import Command, normalize, parse
 from rapidresponse.members import registry
-from rapidresponse.members.models import Member, MemberStatus, Role
+from rapidresponse.members.models import CALLABLE_CODES, Channel, Member, MemberStatus, Role
 from rapidresponse.members.phones import InvalidNumberError, normalize_phone
 from rapidresponse.messaging import deletes, outbox
 from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, OutboundMessage, Purpose
@@ -220,6 +220,23 @@ class Conversation:
             return problem
         result = responses.answer(self.svc, self.session, self.member, incident, yes, self.now)
         return Handled(reply=result.reply, outcome="ack" if yes else "decline", after=result.after)
+
+    def on_call_me(self, command: Command) -> Handled:
+        """CALL ME / LLAMAME: alerts ring as a call too (texts keep coming where the number takes them)."""
+        return self.set_channel(command, Channel.BOTH, "channel.call_me")
+
+    def on_text_me(self, command: Command) -> Handled:
+        """TEXT ME / TEXTO: alerts by text only. Texting from the number shows it takes texts after all."""
+        if self.member is not None and self.member.undeliverable_code in CALLABLE_CODES:
+            self.member.undeliverable_code = None
+        return self.set_channel(command, Channel.SMS, "channel.text_me")
+
+    def set_channel(self, command: Command, channel: Channel, key: str) -> Handled:
+        member = self.member
+        if member is None or not member.is_active:
+            return self.capped_help(command)
+        member.channel = channel.value
+        return self.reply(key, command, f"channel_{channel.value}")
 
     def on_help(self, command: Command) -> Handled:
         return self.reply("help.text", command, "help")

@@ -43,6 +43,8 @@ class Action(str, Enum):  # noqa: UP042 - the project's convention for statuses 
     CONFIRM = "confirm"
     FALSE_ALARM = "false_alarm"
     RESOLVE = "resolve"
+    CALL_ME = "call_me"
+    TEXT_ME = "text_me"
     OTHER = "other"
 
 
@@ -62,6 +64,8 @@ CODE_RE = re.compile(r"[A-Z]{1,2}[0-9]{1,2}")
 _WORD_RE = re.compile(r"[^\s,;]+")
 
 _SINGLE_WORD_ONLY = frozenset({Action.STOP, Action.START})
+# Settings that count only as the whole message: "call me at 5, 2 vans outside" is news, not a setting.
+_WHOLE_MESSAGE_ONLY = frozenset({Action.CALL_ME, Action.TEXT_ME})
 _REPLIES = frozenset({Action.YES, Action.ACK, Action.DECLINE})
 _INCIDENT_ACTIONS = frozenset({Action.CONFIRM, Action.FALSE_ALARM, Action.RESOLVE})
 _CODE_ACTIONS = _REPLIES | _INCIDENT_ACTIONS
@@ -236,6 +240,9 @@ def parse(text: str, report_words: Mapping[str, str] = DEFAULT_REPORT_WORDS) -> 
 
     if lead_code is not None and action not in _CODE_ACTIONS:
         return Command(Action.OTHER, text, code=lead_code)
+
+    if action in _WHOLE_MESSAGE_ONLY:
+        return Command(action if after == len(keys) else Action.OTHER, text, language_hint=hint)
 
     if action in _INCIDENT_ACTIONS:
         code = lead_code

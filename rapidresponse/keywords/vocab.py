@@ -37,6 +37,8 @@ VOCABULARY: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "confirm": ("CONFIRM", "CONFIRMED"),
         "false_alarm": ("FALSE", "FALSE ALARM"),
         "resolve": ("RESOLVE", "RESOLVED"),
+        "call_me": ("CALL ME", "CALL ME TOO"),
+        "text_me": ("TEXT ME", "TEXT ONLY", "NO CALLS"),
     },
     "es": {
         "join": ("UNIRSE", "UNIRME"),
@@ -51,6 +53,8 @@ VOCABULARY: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "confirm": ("CONFIRMAR", "CONFIRMADO", "CONFIRMO"),
         "false_alarm": ("FALSA", "FALSO", "FALSA ALARMA"),
         "resolve": ("RESUELTO", "RESOLVER"),
+        "call_me": ("LLAMAME", "LLAMENME", "LLAMADA"),
+        "text_me": ("TEXTO", "SOLO TEXTO", "SIN LLAMADAS"),
     },
 }
 

@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 
 from rapidresponse.i18n import LANGUAGES, render
 from rapidresponse.members import registry
-from rapidresponse.members.models import Member, MemberStatus
+from rapidresponse.members.models import Channel, Member, MemberStatus
 from rapidresponse.members.phones import InvalidNumberError, normalize_phone
 from rapidresponse.messaging import outbox
 from rapidresponse.messaging.models import Purpose
 from rapidresponse.privacy.crypto import FieldCipher
 from rapidresponse.trees.model import Trees
 
-COLUMNS = ("phone", "name", "language", "zone", "roles", "trees")
+COLUMNS = ("phone", "name", "language", "zone", "roles", "trees", "channel")
 NAME_MAX = 100
 OPTED_OUT = "opted out by texting STOP; they must text START themselves"
 
@@ -73,6 +73,7 @@ class MemberRow:
     zone: str | None = None
     roles: str = "member"
     trees: Mapping[str, int] = field(default_factory=dict)
+    channel: Channel = Channel.SMS
 
 
 @dataclass
@@ -192,11 +193,16 @@ def parse_rows(columns: frozenset[str], records: Iterable[Record], *, region: st
             memberships = parse_trees_cell(values.get("trees", ""), trees)
         except ValueError as exc:
             problems.append(Reject(number, "trees", str(exc)))
+        channel = Channel.SMS
+        try:
+            channel = Channel(values.get("channel", "").lower() or Channel.SMS.value)
+        except ValueError:
+            problems.append(Reject(number, "channel", f"must be one of {', '.join(c.value for c in Channel)}"))
         if problems:
             rejects.extend(problems)
             continue
         good.append(MemberRow(row=number, phone=phone, columns=columns, name=name, language=language,
-                              zone=zone, roles=roles, trees=memberships))
+                              zone=zone, roles=roles, trees=memberships, channel=channel))
     return good, rejects
 
 
@@ -234,6 +240,7 @@ def apply(session: Session, cipher: FieldCipher, rows: Sequence[MemberRow], *, n
                                          status=MemberStatus.ACTIVE, roles=row.roles, name=row.name,
                                          trees=dict(row.trees))
             member.consented_at = now
+            member.channel = row.channel.value
             session.add(member)
             result.created += 1
             newly_active.append((member, row.phone))
@@ -265,5 +272,7 @@ def _update(member: Member, row: MemberRow, cipher: FieldCipher) -> None:
         member.language = row.language
     if "zone" in row.columns:
         member.zone = row.zone
+    if "channel" in row.columns:
+        member.channel = row.channel.value
     registry.set_places(cipher, member, roles=row.roles if "roles" in row.columns else None,
                         trees=dict(row.trees) if "trees" in row.columns else None)

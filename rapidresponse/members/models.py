@@ -19,6 +19,23 @@ class MemberStatus(str, Enum):
     OPTED_OUT = "opted_out"  # STOP: nothing but the STOP confirmation reaches them
 
 
+class Channel(str, Enum):
+    """How a member gets alerts: texts (the default), calls, or both. Set by CSV import or by
+    texting CALL ME / TEXT ME; a number found to be a landline is switched to voice."""
+
+    SMS = "sms"
+    VOICE = "voice"
+    BOTH = "both"
+
+    @property
+    def texts(self) -> bool:
+        return self is not Channel.VOICE
+
+    @property
+    def calls(self) -> bool:
+        return self is not Channel.SMS
+
+
 class Role(str, Enum):
     MEMBER = "member"
     RESPONDER = "responder"
@@ -34,6 +51,7 @@ class Member(Base):
     phone_token: Mapped[bytes | None] = mapped_column(LargeBinary)
     name_token: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     language: Mapped[str] = mapped_column(String(8), default="en")
+    channel: Mapped[str] = mapped_column(String(8), default=Channel.SMS.value, server_default=Channel.SMS.value)
     # Roles and places in the trees, encrypted and padded to a fixed size (so not even its length
     # tells a responder from a member). What must be asked of many members at once (who is in
     # ice layer 1, who coordinates) is asked of `tags` instead. Read and written by members.registry.
@@ -42,7 +60,8 @@ class Member(Base):
     status: Mapped[str] = mapped_column(String(16), default=MemberStatus.PENDING.value)
     consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    # Set when the provider says the number can never get a text (21211 invalid, 21614 not mobile).
+    # Set when the provider says the number can never get a text (21211 invalid, 21614 not mobile,
+    # 30006 landline). A landline can still be called: see CALLABLE_CODES.
     undeliverable_code: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -58,6 +77,10 @@ class Member(Base):
     def reachable(self) -> bool:
         """Whether alerts and broadcasts may be sent to this member at all."""
         return self.is_active and self.undeliverable_code is None
+
+
+# Numbers that cannot get a text but answer a call (a landline): such a member is alerted by call.
+CALLABLE_CODES = frozenset({21614, 30006})
 
 
 class MemberTag(Base):

@@ -23,6 +23,13 @@ class Purpose(str, Enum):
     BROADCAST = "broadcast"
 
 
+class Channel(str, Enum):
+    """How one outbound message reaches its member: a text, or a call that speaks it."""
+
+    SMS = "sms"
+    VOICE = "voice"
+
+
 class DeliveryStatus(str, Enum):
     """An outbound text's life. Order matters: a status callback never moves one backwards."""
 
@@ -89,6 +96,10 @@ class OutboundMessage(Base):
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     layer: Mapped[int | None] = mapped_column(Integer, default=None)
     segments: Mapped[int] = mapped_column(Integer, default=1)
+    # A voice row is a call speaking `body` (alertcalls/): same claim, lease and status path as a text.
+    channel: Mapped[str] = mapped_column(String(8), default=Channel.SMS.value, server_default=Channel.SMS.value)
+    # The key an alert call's answerer pressed (1 or 2), set once: a retried keypress acts once.
+    keypress: Mapped[str | None] = mapped_column(String(1), default=None)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     error_code: Mapped[int | None] = mapped_column(Integer, default=None)

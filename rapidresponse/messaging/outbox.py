@@ -1,4 +1,5 @@
-"""Send intents: a text is recorded here, with a dedupe key, before any provider is called."""
+"""Send intents: a text (or an alert call) is recorded here, with a dedupe key, before any provider
+is called. A call is a row like a text, with channel `voice` and the words it speaks as its body."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
+from rapidresponse.messaging.models import Channel, DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.messaging.segments import segments
 from rapidresponse.privacy.crypto import FieldCipher
 
@@ -27,7 +28,7 @@ class SealedNumber:
 
 @dataclass(frozen=True)
 class Text:
-    """One text to one number, not yet recorded."""
+    """One text (or, with channel VOICE, one call speaking `body`) to one number, not yet recorded."""
 
     to: str | SealedNumber  # E.164, or a member's stored number
     body: str
@@ -37,6 +38,7 @@ class Text:
     incident_id: int | None = None
     layer: int | None = None
     valid_until: datetime | None = None
+    channel: Channel = Channel.SMS
 
 
 def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -75,7 +77,9 @@ def record(session: Session, cipher: FieldCipher, texts: Iterable[Text], now: da
             "purpose": t.purpose.value,
             "incident_id": t.incident_id,
             "layer": t.layer,
-            "segments": segment_counts.setdefault(t.body, segments(t.body)),
+            # A call costs one slot on the call rate limit, however long it speaks.
+            "segments": 1 if t.channel is Channel.VOICE else segment_counts.setdefault(t.body, segments(t.body)),
+            "channel": t.channel.value,
             "status": status.value,
             "created_at": now,
             "status_at": now,

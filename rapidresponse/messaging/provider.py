@@ -52,6 +52,12 @@ class FoundText:
     created_at: datetime | None
 
 
+@dataclass(frozen=True)
+class FoundCall:
+    sid: str
+    created_at: datetime | None
+
+
 class Provider(Protocol):
     name: str
 
@@ -71,6 +77,10 @@ class Provider(Protocol):
 
     def find_sent(self, to: str, since: datetime) -> list[FoundText]:
         """Texts already sent to `to` since `since`: reconciliation before any resend."""
+        ...
+
+    def find_calls(self, to: str, since: datetime) -> list[FoundCall]:
+        """Calls already placed to `to` since `since`: reconciliation before any call is placed again."""
         ...
 
     def delete_message(self, sid: str) -> None:

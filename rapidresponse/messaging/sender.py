@@ -13,6 +13,12 @@ turn at a rate limit shared by many workers). So:
 - it claims only what the shared rate limit can send well within the lease.
 The send call times out (SEND_TIMEOUT_SECONDS) well inside the lease, so once the check passed
 nobody can take the claim before the call is over.
+
+An alert call is a row like a text (channel `voice`): the same claim, fencing, leases and
+reconciliation (by the provider's list of calls to the number), placed through
+`provider.place_call` with the alert call's TwiML, at a rate limit of its own (CALLS_PER_SECOND).
+Texts and calls in one job are claimed in two lanes, each sized by its own limit, so slow calls
+never hold texts back nor texts calls.
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from rapidresponse.alertcalls import twiml as call_twiml
 from rapidresponse.db import utcnow
+from rapidresponse.i18n import say_options
 from rapidresponse.incidents.models import ThreadEvent
-from rapidresponse.members.models import Member, MemberStatus
-from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
+from rapidresponse.members.models import CALLABLE_CODES, Member, MemberStatus
+from rapidresponse.messaging.models import Channel, DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.messaging.provider import INVALID_NUMBER, NOT_MOBILE, OPTED_OUT, ProviderError, SentText
 from rapidresponse.messaging.ratelimit import RateLimiter
 from rapidresponse.messaging.retry import next_attempt
@@ -77,6 +85,26 @@ class _Claimed:
     incident_id: int | None
     member_id: int | None
     layer: int | None
+    channel: str = Channel.SMS.value
+    language: str = "en"
+
+    @property
+    def is_call(self) -> bool:
+        return self.channel == Channel.VOICE.value
+
+
+@dataclass
+class _Lane:
+    """The ids of one channel in a send job, claimed in order at that channel's rate."""
+
+    ids: list[int]
+    calls: bool
+    start: int = 0
+    in_flight: int = 0
+
+    @property
+    def left(self) -> int:
+        return max(0, len(self.ids) - self.start)
 
 
 class _Leases:
@@ -129,6 +157,10 @@ def status_callback_url(svc: Services, message_id: int) -> str:
     return f"{svc.settings.status_base_url}/twilio/status?m={message_id}"
 
 
+def call_status_callback_url(svc: Services, message_id: int) -> str:
+    return f"{svc.settings.status_base_url}/twilio/voice/status?m={message_id}"
+
+
 class Sender:
     def __init__(self, svc: Services, *, clock: Callable[[], datetime] = utcnow, rng: Random | None = None) -> None:
         self.svc = svc
@@ -137,6 +169,9 @@ class Sender:
         settings = svc.settings
         self.limiter = RateLimiter(svc.redis, settings.sender_id, settings.send_rate_segments_per_second,
                                    prefix=settings.queue_prefix)
+        # Calls have their own timeline: Twilio counts calls per second apart from texts.
+        self.call_limiter = RateLimiter(svc.redis, settings.call_sender_id, settings.calls_per_second,
+                                        prefix=settings.queue_prefix)
         self.lease = timedelta(seconds=settings.send_lease_seconds)
         self.send_timeout = timedelta(seconds=settings.send_timeout_seconds)
         # Claim no more than can be sent well within the lease at the configured rate.
@@ -188,13 +223,26 @@ class Sender:
             self._keeper = threading.Thread(target=self._keep_leases, name="send-leases", daemon=True)
             self._keeper.start()
 
-    def _claim_size(self) -> int:
-        """How many texts to claim now: what the shared rate limit can send within half a lease,
-        after what every worker has already reserved (at least one, at most a chunk)."""
-        if self.rate <= 0:
+    def _claim_size(self, calls: bool = False) -> int:
+        """How many texts (or calls) to claim now: what the shared rate limit can send within half a
+        lease, after what every worker has already reserved (at least one, at most a chunk)."""
+        rate, limiter = (self.svc.settings.calls_per_second, self.call_limiter) if calls else (self.rate, self.limiter)
+        if rate <= 0:
             return self.chunk
-        room = self.lease.total_seconds() / 2 - self.limiter.backlog()
-        return max(1, min(self.chunk, int(room * self.rate)))
+        room = self.lease.total_seconds() / 2 - limiter.backlog()
+        return max(1, min(self.chunk, int(room * rate)))
+
+    def _lanes(self, ids: Sequence[int]) -> list[_Lane]:
+        """The job's ids split by channel, each in the order given: calls first, as they ring longest."""
+        calls: set[int] = set()
+        with self.svc.db.session() as session:
+            for start in range(0, len(ids), 500):
+                calls.update(session.scalars(select(OutboundMessage.id).where(
+                    OutboundMessage.id.in_(ids[start : start + 500]),
+                    OutboundMessage.channel == Channel.VOICE.value)).all())
+        lanes = [_Lane([i for i in ids if i in calls], calls=True),
+                 _Lane([i for i in ids if i not in calls], calls=False)]
+        return [lane for lane in lanes if lane.ids]
 
     def send(self, ids: Sequence[int], *, give_way: Callable[[], bool] | None = None) -> Outcome:
         """Send with the pool kept full: each text is submitted on its own and recorded as soon as
@@ -211,34 +259,46 @@ class Sender:
         in_flight: dict[Future[SentText | ProviderError | None], _Claimed] = {}
         done: list[tuple[_Claimed, SentText | ProviderError | None]] = []
         window = self.chunk * 2
-        start = 0
+        lanes = self._lanes(ids)
+        claimed_any = False
         last_recorded = last_progress = time.monotonic()
         try:
             while True:
-                # Claim more once there is room for at least half a chunk (fewer, larger claims).
-                while start < len(ids) and window - len(in_flight) >= min(max(1, self.chunk // 2), len(ids) - start):
-                    if start and give_way is not None and give_way():
-                        outcome.deferred = list(ids[start:])
-                        start = len(ids)
-                        break
-                    size = min(self._claim_size(), window - len(in_flight))
-                    with self.svc.db.session() as session:
-                        claimed = self._claim(session, list(ids[start : start + size]), outcome)
-                    start += size
-                    for text in claimed:
-                        in_flight[self._pool.submit(self._send_one, text)] = text
+                for lane in lanes:
+                    # Claim more once there is room for at least half a chunk (fewer, larger claims).
+                    while lane.left and window - lane.in_flight >= min(max(1, self.chunk // 2), lane.left):
+                        if claimed_any and give_way is not None and give_way():
+                            outcome.deferred = [i for each in lanes for i in each.ids[each.start :]]
+                            for each in lanes:
+                                each.start = len(each.ids)
+                            break
+                        size = min(self._claim_size(lane.calls), window - lane.in_flight)
+                        with self.svc.db.session() as session:
+                            claimed = self._claim(session, lane.ids[lane.start : lane.start + size], outcome)
+                        lane.start = min(len(lane.ids), lane.start + size)
+                        claimed_any = True
+                        for text in claimed:
+                            in_flight[self._pool.submit(self._send_one, text)] = text
+                            lane.in_flight += 1
                 if not in_flight and not done:
                     return outcome
                 if in_flight:
                     finished, _ = wait(in_flight, timeout=_RECORD_EVERY, return_when=FIRST_COMPLETED)
-                    done.extend((in_flight.pop(future), future.result()) for future in finished)
+                    for future in finished:
+                        text = in_flight.pop(future)
+                        done.append((text, future.result()))
+                        for lane in lanes:
+                            if lane.calls == text.is_call:
+                                lane.in_flight -= 1
                     if finished:
                         last_progress = time.monotonic()
-                    elif start >= len(ids) and time.monotonic() - last_progress >= _STRAGGLERS_AFTER:
+                    elif not any(lane.left for lane in lanes) and time.monotonic() - last_progress >= _STRAGGLERS_AFTER:
                         for future, text in in_flight.items():
                             future.add_done_callback(functools.partial(self._record_late, text))
                         outcome.handed_off = len(in_flight)
                         in_flight = {}
+                        for lane in lanes:
+                            lane.in_flight = 0
                 if done and (not in_flight or len(done) >= self.chunk // 2
                              or time.monotonic() - last_recorded >= _RECORD_EVERY):
                     self._record_done(done, outcome)
@@ -292,7 +352,7 @@ class Sender:
         if not reclaimed and not fresh:
             return []
         rows = list(session.execute(
-            select(OutboundMessage, Member.status, Member.undeliverable_code)
+            select(OutboundMessage, Member.status, Member.undeliverable_code, Member.language)
             .outerjoin(Member, Member.id == OutboundMessage.member_id)
             .where(OutboundMessage.id.in_(reclaimed | fresh))
             .order_by(OutboundMessage.id)
@@ -302,7 +362,7 @@ class Sender:
         claimed: list[_Claimed] = []
         cipher = self.svc.cipher
         bodies: dict[bytes, str] = {}  # an alert's members share one body token (outbox.record)
-        for message, member_status, undeliverable in rows:
+        for message, member_status, undeliverable, language in rows:
             to = cipher.decrypt(message.to_token)
             token = bytes(message.body_token)
             body = bodies[token] if token in bodies else bodies.setdefault(token, cipher.decrypt(token))
@@ -321,14 +381,18 @@ class Sender:
                 self._finish(message, DeliveryStatus.EXPIRED, now)
                 outcome.expired += 1
                 continue
-            blocked = member_status == MemberStatus.OPTED_OUT.value or undeliverable is not None
-            if blocked and message.purpose not in ALWAYS_DELIVER:
+            is_call = message.channel == Channel.VOICE.value
+            # A landline cannot get a text but answers a call.
+            dead = undeliverable is not None and not (is_call and undeliverable in CALLABLE_CODES)
+            blocked = member_status == MemberStatus.OPTED_OUT.value or dead
+            if blocked and (message.purpose not in ALWAYS_DELIVER or is_call):
                 self._finish(message, DeliveryStatus.CANCELLED, now)
                 outcome.cancelled += 1
                 continue
             claimed.append(_Claimed(message.id, tokens[message.id], to, body, message.segments,
                                     message.purpose in BULK_PURPOSES, message.valid_until, message.purpose,
-                                    message.incident_id, message.member_id, message.layer))
+                                    message.incident_id, message.member_id, message.layer, message.channel,
+                                    language or "en"))
         if claimed:
             for text in claimed:
                 self._leases.hold(text.id, text.token, now)
@@ -337,10 +401,30 @@ class Sender:
 
     def _reconcile(self, message: OutboundMessage, to: str, body: str) -> bool:
         """True when the provider already has this text (the dead worker did send it)."""
+        if message.channel == Channel.VOICE.value:
+            return self._reconcile_call(message, to)
         found = self.svc.provider.find_sent(to, message.created_at - timedelta(minutes=1))
         for text in found:
             if text.body == body:
                 message.provider_sid = text.sid
+                self._finish(message, DeliveryStatus.QUEUED, self.clock())
+                return True
+        return False
+
+    def _reconcile_call(self, message: OutboundMessage, to: str) -> bool:
+        """True when the provider has a call to this number, placed since the intent was recorded, that
+        no other message of ours accounts for: the dead worker placed it. A call has no body to match,
+        so any such call counts; one call too few is better than ringing a member twice."""
+        found = self.svc.provider.find_calls(to, message.created_at - timedelta(minutes=1))
+        if not found:
+            return False
+        session = Session.object_session(message)
+        assert session is not None
+        known = set(session.scalars(select(OutboundMessage.provider_sid).where(
+            OutboundMessage.provider_sid.in_([call.sid for call in found]))).all())
+        for call in found:
+            if call.sid not in known:
+                message.provider_sid = call.sid
                 self._finish(message, DeliveryStatus.QUEUED, self.clock())
                 return True
         return False
@@ -377,7 +461,7 @@ class Sender:
         """Send one claimed text; None when another worker took the claim meanwhile."""
         try:
             self.svc.provider.prepare_thread()
-            self.limiter.acquire(text.segments, bulk=text.bulk)
+            (self.call_limiter if text.is_call else self.limiter).acquire(text.segments, bulk=text.bulk)
             if not self._still_ours(text):
                 log.warning("message %s: claim taken by another worker while waiting; not sent here", text.id)
                 return None
@@ -386,6 +470,8 @@ class Sender:
                 validity = int((text.valid_until - self.clock()).total_seconds())
                 if validity < 1:
                     return ProviderError("validity period ran out before sending", code=30036)
+            if text.is_call:
+                return self._place_call(text)
             callback = status_callback_url(self.svc, text.id)
             return self.svc.provider.send_sms(text.to, text.body, status_callback=callback, validity_period=validity)
         except ProviderError as exc:
@@ -393,6 +479,14 @@ class Sender:
         except Exception as exc:  # noqa: BLE001 - a bug or outage must not lose the batch
             log.exception("unexpected error sending message %s", text.id)
             return ProviderError(f"unexpected {type(exc).__name__}", ambiguous=True)
+
+    def _place_call(self, text: _Claimed) -> SentText:
+        """The alert call: its words spoken in the member's language, then one key gathered."""
+        action = call_twiml.action_url(self.svc.settings.public_base_url, text.id, 1)
+        twiml = call_twiml.alert(text.body, say_options(text.language), action)
+        sid = self.svc.provider.place_call(text.to, twiml=twiml,
+                                           status_callback=call_status_callback_url(self.svc, text.id))
+        return SentText(sid=sid, status="queued")
 
     def _record(self, session: Session, claimed: list[_Claimed], results: list[Any], outcome: Outcome) -> None:
         now = self.clock()
@@ -436,7 +530,8 @@ class Sender:
                 message.error_code = result.code or result.http_status
                 self._finish(message, DeliveryStatus.FAILED, now)
                 outcome.failed += 1
-                self._mark_member(session, message, result.code, now)
+                if not text.is_call:
+                    self._mark_member(session, message, result.code, now)
                 log.info("message %s to %s failed permanently: %s", text.id, mask_phone(text.to), result.code)
         if sent_rows:
             table = cast(Table, OutboundMessage.__table__)
@@ -459,7 +554,8 @@ class Sender:
         or number (the console resolves the masked number when a coordinator reads it)."""
         events = [
             {"incident_id": t.incident_id, "at": now, "kind": f"{t.purpose}_sent", "participant_id": None,
-             "actor": f"message {t.id}", "body_token": None, "detail": {"layer": t.layer, "message": t.id}}
+             "actor": f"message {t.id}", "body_token": None,
+             "detail": {"layer": t.layer, "message": t.id, **({"by": "call"} if t.is_call else {})}}
             for t in sent if t.incident_id is not None
         ]
         if events:

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from rapidresponse.db import Database
 from rapidresponse.messaging.delivery import StatusUpdate
 from rapidresponse.messaging.models import SimulatedMessage
-from rapidresponse.messaging.provider import FoundText, ProviderError, SentText
+from rapidresponse.messaging.provider import FoundCall, FoundText, ProviderError, SentText
 from rapidresponse.privacy.crypto import FieldCipher
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,8 @@ class SimulatorProvider:
     def place_call(self, to: str, *, twiml: str, status_callback: str | None) -> str:
         """A call placed is kept with the TwiML it plays and where its statuses go: the /simulator
         page rings, and its phone follows that TwiML (simulator/calls.py)."""
+        if not to.startswith("+"):
+            raise ProviderError("The 'To' number is not a valid phone number", code=21211, http_status=400)
         call = {"direction": "outbound-api", "state": "ringing", "twiml": twiml, "status_callback": status_callback}
         return self.record("out", to, json.dumps(call), kind="call")
 
@@ -110,17 +112,25 @@ class SimulatorProvider:
                 return None
             return self._cipher.decrypt(row.phone_token), call_state(self._cipher.decrypt(row.body_token))
 
-    def find_sent(self, to: str, since: datetime) -> list[FoundText]:
+    def _sent(self, to: str, since: datetime, kind: str) -> list[SimulatedMessage]:
         with self._db.session() as session:
             rows = session.scalars(
                 select(SimulatedMessage).where(
                     SimulatedMessage.phone_index == self._cipher.blind_index(to),
-                    SimulatedMessage.direction == "out",
+                    SimulatedMessage.direction == "out", SimulatedMessage.kind == kind,
                     SimulatedMessage.created_at >= since,
                 )
             ).all()
-            return [FoundText(sid=r.sid, body=self._cipher.decrypt(r.body_token), created_at=r.created_at)
-                    for r in rows]
+            for r in rows:
+                session.expunge(r)
+            return list(rows)
+
+    def find_sent(self, to: str, since: datetime) -> list[FoundText]:
+        return [FoundText(sid=r.sid, body=self._cipher.decrypt(r.body_token), created_at=r.created_at)
+                for r in self._sent(to, since, "sms")]
+
+    def find_calls(self, to: str, since: datetime) -> list[FoundCall]:
+        return [FoundCall(sid=r.sid, created_at=r.created_at) for r in self._sent(to, since, "call")]
 
     def delete_message(self, sid: str) -> None:
         """The simulator is the provider here: its copy of the text goes, as Twilio's would."""

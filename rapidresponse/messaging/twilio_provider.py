@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +14,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from rapidresponse.messaging.provider import FoundText, ProviderError, SentText
+from rapidresponse.messaging.provider import FoundCall, FoundText, ProviderError, SentText
 from rapidresponse.settings import TWILIO_API_BASE_URL, Settings
 
 
@@ -108,24 +108,43 @@ class TwilioProvider:
             kwargs["status_callback"] = status_callback
         if validity_period:
             kwargs["validity_period"] = validity_period
+        message = self._create("message", lambda client: client.messages.create(**kwargs))
+        return SentText(sid=str(message.sid), status=str(message.status or "queued"))
+
+    def _create(self, what: str, create: Callable[[Client], Any]) -> Any:
+        """One create call (a text or a call), bounded by SEND_TIMEOUT_SECONDS, its refusal keeping
+        Twilio's Retry-After."""
         client = self._client
         # A hanging send holds one thread; it must give up well inside the claim's lease.
         client.http_client.timeout = self._settings.send_timeout_seconds
         try:
-            with provider_errors("message"):
-                message = client.messages.create(**kwargs)
+            with provider_errors(what):
+                return create(client)
         except ProviderError as exc:
             exc.retry_after = getattr(client.http_client, "retry_after", None)
             raise
-        return SentText(sid=str(message.sid), status=str(message.status or "queued"))
 
     def place_call(self, to: str, *, twiml: str, status_callback: str | None) -> str:
+        if not self._from:
+            # A Messaging Service sends texts only: a call needs a number to come from.
+            raise ProviderError("TWILIO_FROM_NUMBER is not set: calls need a number to come from", code=21212,
+                                http_status=400)
         kwargs: dict[str, Any] = {"to": to, "from_": self._from, "twiml": twiml}
         if status_callback:
             kwargs["status_callback"] = status_callback
-        with provider_errors("call"):
-            call = self._client.calls.create(**kwargs)
+            kwargs["status_callback_method"] = "POST"
+            kwargs["status_callback_event"] = ["initiated", "ringing", "answered", "completed"]
+        call = self._create("call", lambda client: client.calls.create(**kwargs))
         return str(call.sid)
+
+    def find_calls(self, to: str, since: datetime) -> list[FoundCall]:
+        client = self._client
+        client.http_client.timeout = self._settings.lookup_timeout_seconds
+        with provider_errors("list"):
+            # Newest first; a queued call has no start time yet, so filter on creation here.
+            found = client.calls.list(to=to, limit=50)
+        return [FoundCall(sid=str(c.sid), created_at=c.date_created) for c in found
+                if c.date_created is None or c.date_created >= since]
 
     def delete_message(self, sid: str) -> None:
         with provider_errors("delete"):

@@ -108,6 +108,28 @@ def test_existing_member_is_updated_in_the_columns_the_file_has(run, svc, csv_fi
     assert (pending.status, pending.zone) == ("active", "south") and pending.consented_at is not None
 
 
+def test_channel_column_sets_how_members_get_alerts(run, svc, csv_file):
+    """A `channel` column sets sms, voice or both (any case; blank is sms); updating a member without the
+    column leaves their channel alone."""
+    text = "phone,channel\n2125550101,voice\n2125550102,BOTH\n2125550103,\n"
+    result = run("members", "import", str(csv_file(text)))
+    assert result.code == 0, result.err
+    assert [member(svc, f"+1212555010{i}").channel for i in (1, 2, 3)] == ["voice", "both", "sms"]
+    assert run("members", "import", str(csv_file("phone,language\n2125550101,es\n"))).code == 0
+    assert member(svc, "+12125550101").channel == "voice"
+    assert run("members", "import", str(csv_file("phone,channel\n2125550101,sms\n"))).code == 0
+    assert member(svc, "+12125550101").channel == "sms"
+
+
+def test_bad_channel_rejects_the_row_with_a_reason(run, svc, csv_file):
+    """A channel that is not sms, voice or both rejects its row (and so the file), saying what is allowed."""
+    text = "phone,channel\n2125550101,voice\n2125550102,phone\n"
+    result = run("members", "import", str(csv_file(text)))
+    assert result.code == 1
+    assert "row 3: channel: must be one of sms, voice, both" in result.err
+    assert count_members(svc) == 0
+
+
 def test_opted_out_member_is_rejected(run, svc, csv_file):
     """Someone who texted STOP cannot be re-added by a coordinator; the whole import stops."""
     add_member(svc, "+12125550102", status=MemberStatus.OPTED_OUT)

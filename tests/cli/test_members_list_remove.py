@@ -12,16 +12,18 @@ from tests.conftest import add_member, member
 
 
 def test_list_masks_numbers_and_shows_no_names(run, svc, csv_file):
-    """One line per member: last four digits, status, language, zone, roles, trees; never a full number."""
-    csv = "phone,name,language,zone,roles,trees\n2125550101,Ana Example,es,east,responder,ice:1;eviction:2\n"
+    """One line per member: last four digits, status, language, channel, zone, roles, trees; never a full
+    number."""
+    csv = ("phone,name,language,zone,roles,trees,channel\n"
+           "2125550101,Ana Example,es,east,responder,ice:1;eviction:2,both\n")
     assert run("members", "import", str(csv_file(csv))).code == 0
     add_member(svc, "+12125550102", status=MemberStatus.OPTED_OUT)
     result = run("members", "list")
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert lines[0].split() == ["number", "status", "language", "zone", "roles", "trees"]
-    assert lines[1].split() == ["…0101", "active", "es", "east", "member;responder", "eviction:2;ice:1"]
-    assert lines[2].split() == ["…0102", "opted_out", "en", "-", "member", "-"]
+    assert lines[0].split() == ["number", "status", "language", "channel", "zone", "roles", "trees"]
+    assert lines[1].split() == ["…0101", "active", "es", "both", "east", "member;responder", "eviction:2;ice:1"]
+    assert lines[2].split() == ["…0102", "opted_out", "en", "sms", "-", "member", "-"]
     assert lines[-1] == "2 members"
     assert "2125550101" not in result.out and "Ana" not in result.out
 

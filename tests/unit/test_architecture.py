@@ -24,11 +24,13 @@ PURE = [
     "rapidresponse/messaging/retry.py",
     "rapidresponse/members/phones.py",
     "rapidresponse/simulator/twiml.py",
+    "rapidresponse/alertcalls/keypad.py",
 ]
 TWILIO_ADAPTERS = {
     "rapidresponse/messaging/twilio_provider.py",
     "rapidresponse/messaging/signature.py",
     "rapidresponse/webhooks/routes.py",  # TwiML answers
+    "rapidresponse/alertcalls/twiml.py",  # an alert call's TwiML (placed by the sender, answered by the webhook)
 }
 ENVIRONMENT_READERS = {
     "rapidresponse/settings.py",

@@ -42,6 +42,12 @@ ENGLISH = [
     ("false alarm K7", Action.FALSE_ALARM, "en"),
     ("RESOLVE K7", Action.RESOLVE, "en"),
     ("resolved K7", Action.RESOLVE, "en"),
+    ("CALL ME", Action.CALL_ME, "en"),
+    ("call me!", Action.CALL_ME, "en"),
+    ("Call me too", Action.CALL_ME, "en"),
+    ("TEXT ME", Action.TEXT_ME, "en"),
+    ("text only", Action.TEXT_ME, "en"),
+    ("no calls", Action.TEXT_ME, "en"),
 ]
 
 SPANISH = [
@@ -68,6 +74,12 @@ SPANISH = [
     ("FALSA K7", Action.FALSE_ALARM, "es"),
     ("falso k7", Action.FALSE_ALARM, "es"),
     ("RESUELTO K7", Action.RESOLVE, "es"),
+    ("LLAMAME", Action.CALL_ME, "es"),
+    ("llámame", Action.CALL_ME, "es"),
+    ("Llámenme", Action.CALL_ME, "es"),
+    ("TEXTO", Action.TEXT_ME, "es"),
+    ("solo texto", Action.TEXT_ME, "es"),
+    ("sin llamadas", Action.TEXT_ME, "es"),
 ]
 
 
@@ -102,6 +114,13 @@ def test_every_vocabulary_phrase_parses_alone(language: str, action: str, phrase
     command = parse(phrase.lower())
     assert command.action is Action(action)
     assert command.language_hint == (None if language == NEUTRAL else language)
+
+
+@pytest.mark.parametrize("text", ["call me at 5, 2 vans outside", "TEXT ME the address", "llamame ya hay migra",
+                                  "texto de la vecina: migra en la 5a", "K7 CALL ME"])
+def test_channel_words_count_only_as_the_whole_message(text: str) -> None:
+    """CALL ME / TEXT ME with more words (or after a code) is a message, never a change of channel."""
+    assert parse(text).action not in (Action.CALL_ME, Action.TEXT_ME)
 
 
 def test_vocabulary_is_normalized_and_unambiguous() -> None:

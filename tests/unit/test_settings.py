@@ -243,3 +243,23 @@ def test_provider_delete_is_on_by_default_and_off_is_said_at_start_up():
     off = Settings.from_env(minimal(PROVIDER_DELETE="OFF", PROVIDER_DELETE_DELAY_SECONDS="5"))
     assert not off.provider_delete and off.provider_delete_delay_seconds == 5
     assert [n.split(":")[0] for n in off.startup_notes] == ["PROVIDER_DELETE=off"]
+
+
+@pytest.mark.parametrize("raw", ["fast", "-1", "nan"])
+def test_calls_per_second_must_be_a_number_of_at_least_zero(raw: str) -> None:
+    """A bad CALLS_PER_SECOND stops start-up naming itself."""
+    with pytest.raises(SettingsError, match="^CALLS_PER_SECOND: "):
+        Settings.from_env(minimal(CALLS_PER_SECOND=raw))
+
+
+def test_calls_per_second_defaults_to_twilios_one() -> None:
+    """Twilio's account default: one call started per second."""
+    assert Settings.from_env(minimal()).calls_per_second == 1.0
+    assert Settings.from_env(minimal(CALLS_PER_SECOND="5")).calls_per_second == 5.0
+
+
+def test_calls_without_a_from_number_are_said_at_start_up():
+    """With only a Messaging Service (which sends texts only), web and worker say calls cannot be placed."""
+    settings = Settings.from_env(minimal(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+                                         TWILIO_MESSAGING_SERVICE_SID=SERVICE_SID))
+    assert [n.split(":")[0] for n in settings.startup_notes] == ["TWILIO_FROM_NUMBER is not set"]
