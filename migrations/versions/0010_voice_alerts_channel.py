@@ -1,8 +1,8 @@
 """Voice alerts: a member's channel (sms, voice or both), and each outbound message's channel
 (sms or voice) with the key an alert call's answerer pressed.
 
-Revision ID: 0009_voice_alerts_channel
-Revises: 0008_lead_stop_wipes_member
+Revision ID: 0010_voice_alerts_channel
+Revises: 0009_members_admin_audit
 Create Date: 2026-12-01
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_voice_alerts_channel"
-down_revision = "0008_lead_stop_wipes_member"
+revision = "0010_voice_alerts_channel"
+down_revision = "0009_members_admin_audit"
 branch_labels = None
 depends_on = None
 
