@@ -1,8 +1,8 @@
 """Voice alerts: a member's channel (sms, voice or both), and each outbound message's channel
 (sms or voice) with the key an alert call's answerer pressed.
 
-Revision ID: 0010_voice_alerts_channel
-Revises: 0009_members_admin_audit
+Revision ID: 0011_voice_alerts_channel
+Revises: 0010_members_admin_sign_in_links
 Create Date: 2026-12-01
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_voice_alerts_channel"
-down_revision = "0009_members_admin_audit"
+revision = "0011_voice_alerts_channel"
+down_revision = "0010_members_admin_sign_in_links"
 branch_labels = None
 depends_on = None
 
