@@ -44,12 +44,13 @@ def incident_list() -> str:
 @bp.get("/incidents/board.json")
 @auth.login_required
 def board_json() -> BaseResponse:
-    """What the board's script polls: the board's live part as HTML (rendered by the same template
-    as the page), the page title, and whether anything new came in since `seen`."""
+    """What the board's script polls: the board's live part and the new-report banner as HTML
+    (rendered by the page's own templates), the page title, and how many came in since `seen`."""
     seen = _seen()
     view = _board(seen)
-    return jsonify(html=render_template("console/_board.html", board=view), title=f"{view.title} · {SITE_NAME}",
-                   newest=view.newest, new=len(view.new))
+    return jsonify(html=render_template("console/_board.html", board=view),
+                   banner=render_template("console/_banner.html", board=view),
+                   title=f"{view.title} · {SITE_NAME}", newest=view.newest, new=len(view.new))
 
 
 @bp.post("/incidents/<id:incident_id>/message")

@@ -10,7 +10,13 @@ document.addEventListener('click', (event) => {
 // The live board: ask the server for the board again every few seconds and show it as it is now,
 // rendered by the same template as the page. `seen` stays what the page first showed, so a report
 // that came in since keeps its banner (and the title says so) until the coordinator marks it seen.
-function liveBoard(board) {
+function textOf(html) {
+  const scratch = document.createElement('template');
+  scratch.innerHTML = html;
+  return scratch.content.textContent.trim();
+}
+
+function liveBoard(board, news) {
   const url = new URL(board.dataset.poll, window.location.href);
   url.searchParams.set('seen', board.dataset.seen);
   const every = 1000 * (Number(board.dataset.every) || 5);
@@ -27,8 +33,11 @@ function liveBoard(board) {
       const data = await response.json();
       board.innerHTML = data.html;
       document.title = data.title;
+      // Only when it changes: a screen reader announces the banner once, not at every poll.
+      if (news && textOf(data.banner) !== news.textContent.trim()) news.innerHTML = data.banner;
       failures = 0;
       board.removeAttribute('data-stale');
+      board.dataset.polls = String(Number(board.dataset.polls || 0) + 1);
     } catch (error) {
       failures += 1;
       board.setAttribute('data-stale', String(failures)); // the server is unreachable: keep what we have
@@ -40,5 +49,5 @@ function liveBoard(board) {
 
 document.addEventListener('DOMContentLoaded', () => {
   const board = document.getElementById('board');
-  if (board && board.dataset.poll) liveBoard(board);
+  if (board && board.dataset.poll) liveBoard(board, document.getElementById('news'));
 });

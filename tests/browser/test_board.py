@@ -103,6 +103,11 @@ def test_a_new_report_is_announced_on_the_board_without_reload(stack, signed_in,
     banner = page.get_by_role("alert").filter(has_text="New report")
     banner.wait_for()
     assert f"New report: {incident.code}, ice" in banner.inner_text()
+    # The banner stays the same element across polls, so a screen reader announces it once.
+    page.evaluate("document.querySelector('p.alert.new').dataset.first = 'yes'")
+    polls = int(page.locator("#board").get_attribute("data-polls") or 0)
+    wait_until(lambda: int(page.locator("#board").get_attribute("data-polls") or 0) > polls, timeout=30)
+    assert page.locator("p.alert.new").get_attribute("data-first") == "yes"
     assert page.title().startswith("(1 new) Incidents")
     assert page.get_by_role("link", name=incident.code).is_visible()
     assert same_document(page)

@@ -52,10 +52,10 @@ def test_board_json_announces_reports_newer_than_seen(client, svc, coordinator_i
     alert_first_layer(svc, incident.id)
     fresh = client.get(f"/incidents/board.json?seen={first['newest']}").get_json()
     assert fresh["new"] == 1 and fresh["title"].startswith("(1 new) Incidents")
-    assert f"New report: {incident.code}, ice." in fresh["html"]
+    assert f"New report: {incident.code}, ice." in fresh["banner"]
     assert '<b>2</b> alerted' in fresh["html"]
     seen = client.get(f"/incidents/board.json?seen={fresh['newest']}").get_json()
-    assert seen["new"] == 0 and "New report" not in seen["html"]
+    assert seen["new"] == 0 and "New report" not in seen["banner"]
     for junk in ("abc", "-1", "1e9", "99999999999"):
         answer = client.get(f"/incidents/board.json?seen={junk}")
         assert answer.status_code == 200 and answer.get_json()["new"] == 0
