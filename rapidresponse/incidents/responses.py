@@ -55,12 +55,13 @@ def wanted(tree: Tree, incident: Incident) -> int:
 
 
 def answer(svc: Services, session: Session, member: Member, incident: Incident, yes: bool,
-           now: datetime) -> Result:
-    """YES / 1 / OMW (on my way) or NO / 2 from someone alerted."""
+           now: datetime, *, by: str = "sms") -> Result:
+    """YES / 1 / OMW (on my way) or NO / 2 from someone alerted, by text or (`by="call"`) by a key
+    pressed during an alert call: the same quorum, the same reply."""
     lang = member.language
     code = incident.code
     was_covered = incident.covered_at is not None
-    recorded = incidents.record_answer(session, svc.cipher, incident, member, "yes" if yes else "no", now)
+    recorded = incidents.record_answer(session, svc.cipher, incident, member, "yes" if yes else "no", now, by=by)
     if not yes:
         return Result(render("ack.declined", lang, code=code))
     tree = incidents.plan_of(svc.cipher, incident)

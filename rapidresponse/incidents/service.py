@@ -229,8 +229,9 @@ class Answer:
 
 
 def record_answer(session: Session, cipher: FieldCipher, incident: Incident, member: Member, answer: str,
-                  now: datetime) -> Answer:
-    """YES (on my way) or NO from a responder. A YES after a NO counts; a repeat does nothing."""
+                  now: datetime, *, by: str = "sms") -> Answer:
+    """YES (on my way) or NO from a responder. A YES after a NO counts; a repeat does nothing. The
+    thread line says "by call" for a key pressed during an alert call."""
     layer = alerted_layer(session, incident.id, member.id)
     named = participant(session, cipher, incident.id, member)
     existing = session.scalar(select(Acknowledgement).where(
@@ -243,7 +244,7 @@ def record_answer(session: Session, cipher: FieldCipher, incident: Incident, mem
     else:
         existing.answer, existing.at = answer, now
     append(session, cipher, incident.id, "acknowledged" if answer == "yes" else "declined", now,
-           member=member, detail={"layer": layer})
+           member=member, detail={"layer": layer, **({"by": by} if by != "sms" else {})})
     session.flush()
     return Answer(recorded=True, answer=answer, layer=layer)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
@@ -12,6 +13,7 @@ from sqlalchemy import update
 from rapidresponse.db import utcnow
 from rapidresponse.escalation import service as escalation
 from rapidresponse.inbound import service as inbound
+from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.jobs import queues
 from rapidresponse.jobs.dispatch import DELETE_AT_PROVIDER, SEND_TEXTS, batches, dispatch
 from rapidresponse.messaging import deletes, delivery
@@ -67,6 +69,8 @@ def send_now(svc: Services, message_ids: list[int], *, bulk: bool = False) -> Ou
     outcome = process_sender().send(message_ids, give_way=give_way)
     if outcome.deferred:
         queues.enqueue(svc, queues.BULK, SEND_TEXTS, outcome.deferred, True)
+    if outcome.calls:
+        dispatch(svc, AfterCommit(send_ids=outcome.calls))  # a failed text's alert call: urgent
     if outcome.retry:
         # 429, 5xx, 30001/30008: back off (messaging/retry.py) and try again; the intent stays
         # recorded meanwhile, so the sweep sends it should this timer be lost.
@@ -78,7 +82,15 @@ def send_now(svc: Services, message_ids: list[int], *, bulk: bool = False) -> Ou
 def apply_status_callbacks() -> int:
     """Apply the status callbacks the webhook handed on, in batches (safe to run any number of times)."""
     svc = process_services()
-    return StatusInbox.of(svc).drain(lambda updates: delivery.apply_statuses(svc, updates, utcnow()))
+    return StatusInbox.of(svc).drain(lambda updates: apply_and_dispatch(svc, updates, utcnow()))
+
+
+def apply_and_dispatch(svc: Services, updates: Sequence[delivery.StatusUpdate], now: datetime) -> int:
+    """Apply a batch of status callbacks, then queue the alert calls failed texts fell back to."""
+    after = AfterCommit()
+    changed = delivery.apply_statuses(svc, updates, now, after)
+    dispatch(svc, after)
+    return changed
 
 
 def sweep() -> dict[str, int]:
@@ -112,7 +124,7 @@ def sweep() -> dict[str, int]:
         dispatch(svc, handled.after)
         counts["inbound"] += 1
     try:
-        counts["statuses"] = StatusInbox.of(svc).drain(lambda updates: delivery.apply_statuses(svc, updates, now))
+        counts["statuses"] = StatusInbox.of(svc).drain(lambda updates: apply_and_dispatch(svc, updates, now))
     except RedisError:
         log.error("sweep could not reach the status callbacks in Redis")
     counts["purged"] = purge_if_due(svc, now)

@@ -1,4 +1,4 @@
-"""Deleting our texts at the provider: what is not kept there cannot be subpoenaed there.
+"""Deleting our texts (and alert calls) at the provider: what is not kept there cannot be subpoenaed there.
 
 Twilio keeps every message's body and both numbers until the message is deleted. An outbound text
 is deleted once final (delivered, undelivered, failed), or UNREPORTED_WAIT after it was sent if no
@@ -7,7 +7,8 @@ PROVIDER_DELETE_DELAY_SECONDS, since Twilio refuses a delete (20009) until its o
 done. The sweep claims what is due and queues a job; the job deletes, and on success (or 404:
 already gone) drops the provider's id from our row, since each SID is a lookup key into the
 provider's records. A refusal is tried again later with backoff; a lost job's claim runs out and
-the sweep queues it again.
+the sweep queues it again. An alert call's record (both numbers, when, how long) goes the same
+way, through the Calls resource, once its call is final.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, OutboundMessage
+from rapidresponse.messaging.models import Channel, DeliveryStatus, InboundMessage, OutboundMessage
 from rapidresponse.messaging.provider import NOT_DELETABLE_YET, ProviderError
 from rapidresponse.privacy.crypto import FieldCipher
 from rapidresponse.services import Services
@@ -93,8 +94,14 @@ class Deleted:
 def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> Deleted:
     """Delete these texts at the provider; drop the SIDs of those deleted (or already gone)."""
     with svc.db.session() as session:
-        outbound = dict(session.execute(select(OutboundMessage.id, OutboundMessage.provider_sid).where(
-            OutboundMessage.id.in_(due.outbound), OutboundMessage.provider_sid.is_not(None))).all())
+        outbound: dict[int, str | None] = {}
+        calls: set[int] = set()
+        for message_id, sid, channel in session.execute(
+                select(OutboundMessage.id, OutboundMessage.provider_sid, OutboundMessage.channel).where(
+                    OutboundMessage.id.in_(due.outbound), OutboundMessage.provider_sid.is_not(None))):
+            outbound[message_id] = sid
+            if channel == Channel.VOICE.value:
+                calls.add(message_id)
         inbound = dict(session.execute(select(InboundMessage.id, InboundMessage.message_sid).where(
             InboundMessage.id.in_(due.inbound), InboundMessage.provider_deleted_at.is_(None))).all())
     work = [("out", i, sid) for i, sid in outbound.items() if sid] + [("in", i, sid) for i, sid in inbound.items()]
@@ -103,7 +110,10 @@ def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> De
 
     def attempt(item: tuple[str, int, str]) -> ProviderError | None:
         try:
-            svc.provider.delete_message(item[2])
+            if item[0] == "out" and item[1] in calls:
+                svc.provider.delete_call(item[2])
+            else:
+                svc.provider.delete_message(item[2])
         except ProviderError as exc:
             return exc
         return None

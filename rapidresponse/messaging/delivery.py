@@ -11,15 +11,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from rapidresponse.alertcalls import service as alertcalls
 from rapidresponse.incidents import service as incidents
 from rapidresponse.incidents.models import ThreadEvent
+from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.members.models import Member, MemberStatus
-from rapidresponse.messaging.models import STATUS_RANK, DeliveryStatus, OutboundMessage
+from rapidresponse.messaging.models import STATUS_RANK, Channel, DeliveryStatus, OutboundMessage
 from rapidresponse.messaging.provider import INVALID_NUMBER, NOT_MOBILE, OPTED_OUT
 from rapidresponse.services import Services
 
@@ -37,20 +39,27 @@ class StatusUpdate:
     status: str
     message_id: int | None = None
     error_code: int | None = None
+    # For a call's final status: how it ended (busy, no-answer, completed, machine, ...).
+    ended: str = ""
 
     def encode(self) -> str:
         """Compact enough to hand on from the webhook in one Redis call (SIDs and statuses have no spaces)."""
-        return f"{self.message_sid} {self.status} {self.message_id or ''} {self.error_code or ''}"
+        text = f"{self.message_sid} {self.status} {self.message_id or ''} {self.error_code or ''}"
+        return f"{text} {self.ended}" if self.ended else text
 
     @classmethod
     def decode(cls, raw: str | bytes) -> StatusUpdate | None:
         text = raw.decode() if isinstance(raw, bytes) else raw
         parts = text.split(" ")
-        if len(parts) != 4 or not parts[0] or not parts[1]:
+        if len(parts) not in (4, 5) or not parts[0] or not parts[1]:
             return None
-        sid, status, message_id, error = parts
+        sid, status, message_id, error = parts[:4]
         return cls(sid, status, int(message_id) if message_id.isdigit() else None,
-                   int(error) if error.isdigit() else None)
+                   int(error) if error.isdigit() else None, parts[4] if len(parts) == 5 else "")
+
+
+# The statuses that end a text's (or a call's) life at the provider.
+FINAL = frozenset(s.value for s in (DeliveryStatus.DELIVERED, DeliveryStatus.UNDELIVERED, DeliveryStatus.FAILED))
 
 
 def record_status(svc: Services, *, message_sid: str, status: str, now: datetime, message_id: int | None = None,
@@ -76,9 +85,12 @@ class _Text:
     member_id: int | None
     purpose: str
     layer: int | None
+    channel: str = Channel.SMS.value
+    keypress: str | None = None
 
 
-def apply_statuses(svc: Services, updates: Sequence[StatusUpdate], now: datetime) -> int:
+def apply_statuses(svc: Services, updates: Sequence[StatusUpdate], now: datetime,
+                   after: AfterCommit | None = None) -> int:
     """Apply status callbacks in one transaction, in the order given; returns how many changed a text.
 
     The one place a delivery status lands: any number of times, in any order, a text's status only
@@ -88,6 +100,10 @@ def apply_statuses(svc: Services, updates: Sequence[StatusUpdate], now: datetime
     a batch holds SQLite's write lock for milliseconds (members' texts wait for it). Each UPDATE
     still checks the status it moves from; if any found its text already moved on (another
     writer got there first), the batch is redone one callback at a time.
+
+    A text alert that ends undelivered or failed for good falls back to one call (alertcalls), whose
+    id is left in `after` for the caller to send; a call that ends without a keypress is a "not reached
+    by call" line in the thread.
     """
     wanted = [(u, DeliveryStatus(u.status)) for u in updates if u.status in TRACKED]
     if not wanted:
@@ -102,7 +118,27 @@ def apply_statuses(svc: Services, updates: Sequence[StatusUpdate], now: datetime
         # Whatever an applied status leads to happens here, once per change, whichever path wrote it.
         for change in changes:
             _mark_member(session, change.text.member_id, change.error_code, now)
+            if change.text.channel == Channel.VOICE.value:
+                _call_ended(svc, session, change, now)
+            elif change.status.value in FINAL and change.status is not DeliveryStatus.DELIVERED:
+                calls = alertcalls.fall_back(svc, session, alertcalls.FailedText(
+                    change.text.id, change.text.member_id, change.text.incident_id, change.text.layer,
+                    change.text.purpose, change.error_code), now)
+                if after is not None:
+                    after.send_ids.extend(calls)
         return len(changes)
+
+
+def _call_ended(svc: Services, session: Session, change: _Change, now: datetime) -> None:
+    """Only a keypress counts: a call that ended without one did not reach the member (busy, no
+    answer, failed, canceled, voicemail, or answered and left silent). They stay pending."""
+    text = change.text
+    if change.status.value not in FINAL or text.keypress is not None or text.incident_id is None:
+        return
+    member = session.get(Member, text.member_id) if text.member_id is not None else None
+    incidents.append(session, svc.cipher, text.incident_id, "not_reached", now, actor=f"message {text.id}",
+                     member=member, detail={"by": "call", "outcome": change.ended or change.status.value,
+                                            "layer": text.layer, "message": text.id})
 
 
 @dataclass(frozen=True)
@@ -111,6 +147,7 @@ class _Change:
     status: DeliveryStatus
     error_code: int | None
     was: str
+    ended: str = ""
 
 
 def _decide(texts: dict[str | int, _Text], update_: StatusUpdate, new: DeliveryStatus) -> _Change | None:
@@ -124,7 +161,7 @@ def _decide(texts: dict[str | int, _Text], update_: StatusUpdate, new: DeliveryS
     message.status, message.provider_sid = new.value, update_.message_sid
     message.error_code = update_.error_code or message.error_code
     texts[update_.message_sid] = message
-    return _Change(message, new, update_.error_code, was)
+    return _Change(message, new, update_.error_code, was, update_.ended)
 
 
 def _find(texts: dict[str | int, _Text], update_: StatusUpdate) -> _Text | None:
@@ -185,13 +222,15 @@ def _texts(session: Session, wanted: list[tuple[StatusUpdate, DeliveryStatus]]) 
     sids = {u.message_sid for u, _ in wanted}
     ids = {u.message_id for u, _ in wanted if u.message_id is not None}
     columns = (OutboundMessage.id, OutboundMessage.provider_sid, OutboundMessage.status, OutboundMessage.error_code,
-               OutboundMessage.incident_id, OutboundMessage.member_id, OutboundMessage.purpose, OutboundMessage.layer)
+               OutboundMessage.incident_id, OutboundMessage.member_id, OutboundMessage.purpose, OutboundMessage.layer,
+               OutboundMessage.channel, OutboundMessage.keypress)
     match: ColumnElement[bool] = OutboundMessage.provider_sid.in_(sids)
     if ids:
         match = or_(match, OutboundMessage.id.in_(ids))
     found: dict[str | int, _Text] = {}
     for row in session.execute(select(*columns).where(match)):
-        text = _Text(*row)
+        values: tuple[Any, ...] = tuple(row)
+        text = _Text(*values)
         found[text.id] = text
         if text.provider_sid:
             found[text.provider_sid] = text
@@ -223,4 +262,4 @@ def _apply(svc: Services, session: Session, texts: dict[str | int, _Text], updat
                          actor=f"message {message.id}",
                          detail={"status": new.value, "error": update_.error_code, "purpose": message.purpose,
                                  "layer": message.layer})
-    return _Change(message, new, update_.error_code, was)
+    return _Change(message, new, update_.error_code, was, update_.ended)

@@ -88,3 +88,7 @@ class Provider(Protocol):
         Raises ProviderError: http_status 404 when it is already gone, code NOT_DELETABLE_YET
         while the provider is still processing it."""
         ...
+
+    def delete_call(self, sid: str) -> None:
+        """Delete one call's record (numbers, times) at the provider; errors as for delete_message."""
+        ...

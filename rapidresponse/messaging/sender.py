@@ -37,6 +37,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from rapidresponse.alertcalls import service as alertcalls
 from rapidresponse.alertcalls import twiml as call_twiml
 from rapidresponse.db import utcnow
 from rapidresponse.i18n import say_options
@@ -69,6 +70,7 @@ class Outcome:
     deferred: list[int] = field(default_factory=list)  # not claimed: gave way to urgent work
     handed_off: int = 0  # slow calls left to finish and record themselves after the job
     taken_over: int = 0  # our claim was taken by another worker before we sent: not ours to send
+    calls: list[int] = field(default_factory=list)  # alert calls recorded for texts that failed for good
 
 
 @dataclass(frozen=True)
@@ -532,6 +534,8 @@ class Sender:
                 outcome.failed += 1
                 if not text.is_call:
                     self._mark_member(session, message, result.code, now)
+                    outcome.calls.extend(alertcalls.fall_back(self.svc, session, alertcalls.FailedText(
+                        text.id, text.member_id, text.incident_id, text.layer, text.purpose, result.code), now))
                 log.info("message %s to %s failed permanently: %s", text.id, mask_phone(text.to), result.code)
         if sent_rows:
             table = cast(Table, OutboundMessage.__table__)

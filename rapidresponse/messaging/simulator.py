@@ -139,6 +139,9 @@ class SimulatorProvider:
         if not getattr(found, "rowcount", 0):
             raise ProviderError("The requested resource was not found", code=20404, http_status=404)
 
+    def delete_call(self, sid: str) -> None:
+        self.delete_message(sid)
+
     def conversation(self, phone: str, limit: int = 200) -> list[tuple[str, str, str, datetime]]:
         """(direction, kind, body, when) for one number, oldest first."""
         with self._db.session() as session:

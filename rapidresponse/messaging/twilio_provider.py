@@ -150,6 +150,10 @@ class TwilioProvider:
         with provider_errors("delete"):
             self._client.messages(sid).delete()
 
+    def delete_call(self, sid: str) -> None:
+        with provider_errors("delete"):
+            self._client.calls(sid).delete()
+
     def find_sent(self, to: str, since: datetime) -> list[FoundText]:
         client = self._client
         client.http_client.timeout = self._settings.lookup_timeout_seconds

@@ -13,6 +13,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from rapidresponse.db import parse_id, utcnow
 from rapidresponse.inbound.service import InboundText, receive
+from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.jobs.dispatch import dispatch, queue_status_drain
 from rapidresponse.messaging import delivery
 from rapidresponse.messaging.sender import status_callback_url
@@ -74,16 +75,21 @@ def sms() -> Response:
 def status() -> tuple[str, int]:
     """Verified, handed on in one Redis round trip, answered: a job applies callbacks in bulk, so a
     fan-out's thousands of callbacks never hold the workers members' own texts need."""
-    svc = services()
-    update = parse_status(request.form, request.args.getlist("m"))
+    hand_on_status(services(), parse_status(request.form, request.args.getlist("m")))
+    return "", 204
+
+
+def hand_on_status(svc: Services, update: delivery.StatusUpdate) -> None:
+    """One Redis round trip (texts' and calls' status callbacks alike); a job applies them in bulk."""
     try:
         if StatusInbox.of(svc).push(update):
             queue_status_drain(svc)
     except RedisError as exc:
         # Redis is down: apply it here (slower, but nothing lost, and Twilio gets its answer).
         log.warning("status callback applied in the request: %s", type(exc).__name__)
-        delivery.apply_statuses(svc, [update], utcnow())
-    return "", 204
+        after = AfterCommit()
+        delivery.apply_statuses(svc, [update], utcnow(), after)
+        dispatch(svc, after)
 
 
 def parse_status(form: Mapping[str, str], m: list[str]) -> delivery.StatusUpdate:

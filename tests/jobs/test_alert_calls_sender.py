@@ -224,3 +224,25 @@ def test_calls_wait_at_their_own_rate_limit(svc, calls_api, sender):
     assert sorted(seen) == ["calls", "texts"]
     assert sender.svc.settings.calls_per_second == 1.0
     assert sender.call_limiter is not sender.limiter
+
+
+def test_alert_text_refused_as_not_mobile_switches_the_member_to_voice_and_calls(svc, twilio_api, sender, client):
+    """Twilio refusing a text alert with 21614 (not a mobile number) at send time: the member is
+    switched to voice and one alert call is recorded for the sender's caller to queue."""
+    from sqlalchemy import select as select_
+
+    from tests.web.voice_helpers import report, voice_members
+
+    [member_id] = voice_members(svc, RESPONDER, channel="sms")
+    incident = report(client, svc)
+    with svc.db.session() as session:
+        text_id = session.scalars(select_(OutboundMessage.id).where(OutboundMessage.member_id == member_id)).one()
+    twilio_api.replace(responses.POST, f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json",
+                       status=400, json={"code": 21614, "message": "not a mobile number", "status": 400})
+    outcome = sender.send([text_id])
+    assert outcome.failed == 1
+    member_now = row(svc, Member, member_id)
+    assert (member_now.channel, member_now.undeliverable_code) == ("voice", 21614)
+    [call_id] = outcome.calls
+    call = row(svc, OutboundMessage, call_id)
+    assert (call.channel, call.dedupe_key) == ("voice", f"alert:{incident.id}:{member_id}:voice")

@@ -151,3 +151,35 @@ def test_provider_delete_off_deletes_nothing(env, deletes_api):
     finally:
         svc.db.engine.dispose()
         svc.redis.close()
+
+
+CALL_URL = re.compile(rf"https://api\.twilio\.com/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/(CA\w+)\.json")
+
+
+@pytest.mark.parametrize("status", ["delivered", "undelivered", "failed"])
+def test_final_alert_call_is_deleted_through_the_calls_resource(svc, deletes_api, status):
+    """An alert call's record (both numbers, when, how long) is deleted at Twilio like a text, through
+    the Calls resource, and its SID dropped; texts still go through Messages."""
+    now = utcnow()
+    call_id = sent_text(svc, status, sid="CA" + "c" * 32, at=now)
+    text_id = sent_text(svc, status, sid="SM" + "d" * 32, at=now)
+    with svc.db.session() as session:
+        session.get(OutboundMessage, call_id).channel = "voice"
+    deletes_api.add(responses.DELETE, CALL_URL, status=204)
+    deletes_api.add(responses.DELETE, MESSAGE_URL, status=204)
+    assert run(svc, due(svc, now + DELAY), now + DELAY).deleted == 2
+    urls = sorted(c.request.url for c in deletes_api.calls if c.request.method == "DELETE")
+    assert [u.split("/Accounts/")[1].split("/")[1] for u in urls] == ["Calls", "Messages"]
+    assert row(svc, OutboundMessage, call_id).provider_sid is None
+    assert row(svc, OutboundMessage, text_id).provider_sid is None
+
+
+def test_call_already_gone_at_the_provider_forgets_its_sid(svc, deletes_api):
+    """A 404 for a call: already deleted there, so the SID is dropped here too."""
+    now = utcnow()
+    call_id = sent_text(svc, "delivered", sid="CA" + "e" * 32, at=now - DELAY)
+    with svc.db.session() as session:
+        session.get(OutboundMessage, call_id).channel = "voice"
+    deletes_api.add(responses.DELETE, CALL_URL, status=404, json={"code": 20404, "message": "gone", "status": 404})
+    assert run(svc, due(svc, now), now).already_gone == 1
+    assert row(svc, OutboundMessage, call_id).provider_sid is None
