@@ -6,8 +6,8 @@ while texts keep their own rate.
                                 [--workers 2] [--database-url URL] [--only hotline|calls]
 
 Runs the shipped web line of the Procfile (gunicorn) on --port, RQ workers, and the loopback fake
-Twilio in this process, which plays every call as Twilio would (signed requests to the TwiML's
-URLs). Prints JSON:
+Twilio in its own process (so its arrival times are not this process's), which plays every call as
+Twilio would (signed requests to the TwiML's URLs), driven through its admin API. Prints JSON:
 
 * ``hotline``: --callers calls to POST /twilio/voice, --concurrency at once, each one ringing,
   pressing 1 at the menu, speaking 20 s into the recording and hearing the code read back; every
@@ -20,6 +20,7 @@ URLs). Prints JSON:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shlex
@@ -38,10 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import insert, select
+from twilio.request_validator import RequestValidator
 
-from bench.fake_twilio import FakeTwilio, max_in_window
-from bench.fake_twilio.voice import Speak
+from bench.fake_twilio import max_in_window, per_second
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_SID = "AC" + "d" * 32
@@ -82,14 +82,38 @@ def summary_ms(values: list[float]) -> dict[str, float]:
             "p99_ms": round(pct(values, 0.99) * 1000, 1), "max_ms": round(max(values, default=0) * 1000, 1)}
 
 
+class Fake:
+    """The fake Twilio in its own process, playing calls, driven through its admin API."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.fake_twilio", "--account-sid", ACCOUNT_SID, "--auth-token", AUTH_TOKEN,
+             "--callbacks", "--play-calls", "--callback-workers", "8", "--callback-timeout", "15"],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip().rsplit(" ", 1)[-1]
+
+    def admin(self, path: str, data: Any = None) -> Any:
+        request = urllib.request.Request(self.url + path, method="POST" if data is not None else "GET",
+                                         data=json.dumps(data).encode() if data is not None else None)
+        with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310 - loopback
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
 class VoiceBench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.tmp = Path(tempfile.mkdtemp(prefix="rr-voice-"))
-        (self.tmp / "trees.toml").write_text(TREES, encoding="utf-8")
+        trees = TREES
+        if importlib.util.find_spec("rapidresponse.hotline") is None:  # a checkout without the hotline
+            trees = "\n".join(x for x in TREES.splitlines() if not x.startswith(("voice_key", "hotline_")))
+        (self.tmp / "trees.toml").write_text(trees, encoding="utf-8")
         self.base = f"http://127.0.0.1:{args.port}"
-        self.fake = FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, callbacks=True, play_calls=True,
-                               callback_workers=8, callback_timeout=15).start()
+        self.fake = Fake()
         self.env = {
             "SECRET_KEY": "voice-secret-key-0123456789",
             "DATA_KEY": Fernet.generate_key().decode(),
@@ -132,17 +156,16 @@ class VoiceBench:
         engine.dispose()
 
     def add_members(self, phones: list[str], tree: str, channel: str) -> None:
-        from rapidresponse.members.models import Member, TreeMembership
+        from rapidresponse.members import registry
+        from rapidresponse.members.models import MemberStatus
 
-        cipher, now = self.svc.cipher, datetime.now(UTC)
-        rows = [{"phone_index": cipher.blind_index(p), "phone_token": cipher.encrypt(p), "language": "en",
-                 "roles": "member,responder", "status": "active", "consented_at": now, "created_at": now,
-                 "channel": channel} for p in phones]
+        now = datetime.now(UTC)
         with self.svc.db.session() as session:
-            first = session.scalar(select(Member.id).order_by(Member.id.desc()).limit(1)) or 0
-            session.execute(insert(Member), rows)
-            ids = list(session.scalars(select(Member.id).where(Member.id > first).order_by(Member.id)))
-            session.execute(insert(TreeMembership), [{"member_id": i, "tree": tree, "layer": 1} for i in ids])
+            for phone in phones:
+                member = registry.new_member(self.svc.cipher, phone, status=MemberStatus.ACTIVE,
+                                             roles="member,responder", trees={tree: 1})
+                member.consented_at, member.channel = now, channel
+                session.add(member)
 
     def web_command(self) -> list[str]:
         """The Procfile's web line, as shipped (this port, loopback, no access log)."""
@@ -168,16 +191,17 @@ class VoiceBench:
 
     def hotline(self) -> dict[str, Any]:
         """Callers report by phone; each webhook answer is timed where Twilio would time it."""
-        script = ["1", Speak(20, "two vans at the corner", "#")]
+        script = ["1", {"record": 20, "transcript": "two vans at the corner", "then": "#"}]
 
         def one(i: int) -> dict[str, Any]:
-            return self.fake.incoming_call(f"+1213{5550000 + i:07d}", FROM, self.base + "/twilio/voice", script,
-                                           status_callback=self.base + "/twilio/voice?step=ended")
+            return self.fake.admin("/_fake/calls/incoming", {
+                "from": f"+1213{5550000 + i:07d}", "to": FROM, "url": self.base + "/twilio/voice", "script": script,
+                "status_callback": self.base + "/twilio/voice?step=ended"})
 
         with ThreadPoolExecutor(self.args.concurrency) as pool:
             # Warm-up calls, one per caller thread: imports, connections, caches in every web thread.
             list(pool.map(one, range(10000, 10000 + self.args.concurrency)))
-            logged = len(self.fake.callback_log)
+            logged = len(self.fake.admin("/_fake/callbacks"))
             calls = list(pool.map(one, range(self.args.callers)))
         by_step: dict[str, list[float]] = defaultdict(list)
         failures = 0
@@ -189,7 +213,7 @@ class VoiceBench:
             for request in call["requests"]:
                 by_step[step_of(request["url"])].append(request["took"])
                 failures += request["status"] != 200
-        for callback in self.fake.callback_log[logged:]:  # the number's status callback: the call ended
+        for callback in self.fake.admin("/_fake/callbacks")[logged:]:  # the number's status callback: the call ended
             if "/twilio/voice" in callback["url"] and step_of(callback["url"]) == "ended":
                 by_step["ended"].append(callback["took"])
                 failures += callback["status"] not in (200, 204)
@@ -206,31 +230,43 @@ class VoiceBench:
         self.add_members(voice, "mixed", "voice")
         self.add_members(sms, "mixed", "sms")
         voice_set, sms_set = set(voice), set(sms)
+        # Calls ring and are played unless --record-only: then the fake only records them, and its
+        # arrival times carry none of the jitter of playing thirty calls in the same process.
+        self.fake.admin("/_fake/config", {"play_calls": not self.args.record_only})
         sender = "+13105550100"
         params = {"MessageSid": "SM" + uuid.uuid4().hex, "From": sender, "To": FROM, "Body": "MIXED bench alert",
                   "AccountSid": ACCOUNT_SID}
-        status = self.fake.post_signed(self.base + "/twilio/sms", params)
-        assert status == 200, status
+        url = self.base + "/twilio/sms"
+        request = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), method="POST", headers={
+            "X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(url, params),
+            "Content-Type": "application/x-www-form-urlencoded"})
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+            assert response.status == 200
         deadline = time.time() + self.args.timeout
         while time.time() < deadline:
-            placed = len([c for c in self.fake.calls if c["to"] in voice_set])
-            texted = len([m for m in self.fake.messages if m["to"] in sms_set])
-            if placed >= len(voice) and texted >= len(sms):
+            calls = [c for c in self.fake.admin("/_fake/calls") if c["to"] in voice_set]
+            texts = [m for m in self.fake.admin("/_fake/messages") if m["to"] in sms_set]
+            if len(calls) >= len(voice) and len(texts) >= len(sms):
                 break
-            time.sleep(0.2)
-        assert self.fake.wait_for_calls(timeout=120)
-        call_times = [c["received_at"] for c in self.fake.calls if c["to"] in voice_set]
-        text_times = [m["received_at"] for m in self.fake.messages if m["to"] in sms_set]
+            time.sleep(1.0)
+        call_times = [c["received_at"] for c in calls]
+        text_times = [m["received_at"] for m in texts]
+
+        def min_gap_ms(times: list[float]) -> float:
+            ordered = sorted(times)
+            return round(min((b - a for a, b in zip(ordered, ordered[1:], strict=False)), default=0) * 1000, 1)
 
         def rate(times: list[float]) -> float:
             return round((len(times) - 1) / (max(times) - min(times)), 2) if len(times) > 1 else float("nan")
 
-        return {"voice_members": len(voice), "sms_members": len(sms),
+        return {"voice_members": len(voice), "sms_members": len(sms), "calls_played": not self.args.record_only,
                 "calls_per_second_setting": self.args.calls_per_second,
                 "texts_per_second_setting": self.args.texts_per_second,
                 "calls_placed": len(call_times), "texts_sent": len(text_times),
                 "calls_max_in_any_1s": max_in_window(call_times), "texts_max_in_any_1s": max_in_window(text_times),
-                "calls_mean_per_s": rate(call_times), "texts_mean_per_s": rate(text_times)}
+                "calls_mean_per_s": rate(call_times), "texts_mean_per_s": rate(text_times),
+                "calls_min_gap_ms": min_gap_ms(call_times), "texts_min_gap_ms": min_gap_ms(text_times),
+                "calls_per_second_counts": per_second(call_times)}
 
     def close(self) -> None:
         for p in self.processes:
@@ -252,6 +288,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--port", type=int, default=5112)
     parser.add_argument("--only", choices=["hotline", "calls"], default=None)
+    parser.add_argument("--record-only", action="store_true", help="the fake records calls without playing them")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
