@@ -94,8 +94,10 @@ class TwilioProvider:
 
     def prepare_thread(self) -> None:
         # The SDK builds its API objects lazily, with imports, on first use: do it here, not
-        # inside a send slot.
+        # inside a send slot (a call's too: the first call of a thread otherwise lands late and
+        # crowds the next one into the same second at the provider).
         self._client.messages  # noqa: B018
+        self._client.calls  # noqa: B018
 
     def send_sms(self, to: str, body: str, *, status_callback: str | None,
                  validity_period: int | None) -> SentText:
