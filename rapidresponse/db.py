@@ -54,6 +54,7 @@ class Base(DeclarativeBase):
 def import_models() -> None:
     """Import every model module so Base.metadata is complete (Alembic, create_all)."""
     from rapidresponse.audit import models as _audit  # noqa: F401
+    from rapidresponse.broadcasts import models as _broadcasts  # noqa: F401
     from rapidresponse.console import models as _console  # noqa: F401
     from rapidresponse.incidents import models as _incidents  # noqa: F401
     from rapidresponse.members import models as _members  # noqa: F401

@@ -77,6 +77,9 @@ class Settings:
     lookup_timeout_seconds: float = 15.0
     sweep_interval_seconds: float = 5.0
     unknown_sender_reply_limit: int = 3
+    # A member's text that is no keyword and no incident's, within this many hours of a broadcast
+    # (the last text we sent them), lands in that broadcast's thread. 0: never.
+    broadcast_reply_hours: float = 24.0
     retention_days: int = 60
     # Delete each text at the provider once it is final (or stored, for inbound); off keeps them there.
     provider_delete: bool = True
@@ -163,6 +166,7 @@ class Settings:
             lookup_timeout_seconds=_float(env, "LOOKUP_TIMEOUT_SECONDS", 15.0, low=0.1),
             sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0, low=0.05),
             unknown_sender_reply_limit=_int(env, "UNKNOWN_SENDER_REPLY_LIMIT", 3, low=0, high=100),
+            broadcast_reply_hours=_float(env, "BROADCAST_REPLY_HOURS", 24.0, low=0.0),
             retention_days=_int(env, "RETENTION_DAYS", 60, low=0, high=3650),
             provider_delete=_switch(env, "PROVIDER_DELETE", True),
             provider_delete_delay_seconds=_int(env, "PROVIDER_DELETE_DELAY_SECONDS", 300, low=0, high=14 * 24 * 3600),
@@ -180,6 +184,8 @@ class Settings:
                 )
         elif self.twilio_auth_token:
             raise SettingsError("TWILIO_ACCOUNT_SID: required when TWILIO_AUTH_TOKEN is set")
+        if self.broadcast_reply_hours > 720:
+            raise SettingsError(f"BROADCAST_REPLY_HOURS: at most 720 (30 days), got {self.broadcast_reply_hours:g}")
         if self.send_timeout_seconds >= self.send_lease_seconds:
             # Otherwise a live worker's send could still be on the wire when its claim is taken.
             raise SettingsError(

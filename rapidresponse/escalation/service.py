@@ -261,12 +261,14 @@ def due_incidents(session: Session, now: datetime, limit: int = 500) -> list[int
 
 
 def pending_sends(session: Session, now: datetime, lease_seconds: float, limit: int = 5000) -> list[int]:
-    """Texts recorded but not sent: never enqueued (Redis was down) or claimed by a worker that died."""
+    """Texts recorded but not sent: never enqueued (Redis was down) or claimed by a worker that died.
+    A broadcast's texts wait their turn for long and have their own chain (broadcasts/sending.py)."""
     stale = now - timedelta(seconds=lease_seconds)
     last_queued = func.coalesce(OutboundMessage.requeued_at, OutboundMessage.created_at)
     return list(session.scalars(
         select(OutboundMessage.id).where(
             ((OutboundMessage.status == DeliveryStatus.PENDING.value) & (last_queued <= stale))
-            | ((OutboundMessage.status == DeliveryStatus.SENDING.value) & (OutboundMessage.claimed_at <= stale))
+            | ((OutboundMessage.status == DeliveryStatus.SENDING.value) & (OutboundMessage.claimed_at <= stale)),
+            OutboundMessage.broadcast_id.is_(None),
         ).order_by(OutboundMessage.id).limit(limit)
     ).all())

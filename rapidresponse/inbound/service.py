@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from rapidresponse.broadcasts import service as broadcasts
 from rapidresponse.escalation import service as escalation
 from rapidresponse.i18n import LANGUAGES, render
 from rapidresponse.incidents import responses
@@ -318,6 +319,14 @@ class Conversation:
                 return Handled(reply=result.reply, outcome="relay", after=result.after)
             if involved and problem is not None:
                 return problem
+        if member is not None and member.is_active and self.svc.settings.broadcast_reply_hours > 0:
+            # An answer to the broadcast they last received: into that broadcast's thread.
+            answered = broadcasts.replied_to(self.session, member.id, self.now,
+                                             timedelta(hours=self.svc.settings.broadcast_reply_hours))
+            if answered is not None:
+                broadcasts.record_reply(self.session, self.svc.cipher, answered, member.id, self.inbound.id,
+                                        command.raw.strip(), self.now)
+                return self.reply("broadcast.reply_noted", command, "broadcast_reply")
         if involved:
             return self.reply("responder.noted", command, "noted")
         return self.capped_help(command)

@@ -14,6 +14,7 @@ from rapidresponse.db import utcnow
 from rapidresponse.escalation import service as escalation
 from rapidresponse.inbound import service as inbound
 from rapidresponse.incidents.service import AfterCommit
+from rapidresponse.jobs import broadcasts as broadcast_jobs
 from rapidresponse.jobs import queues
 from rapidresponse.jobs.dispatch import DELETE_AT_PROVIDER, SEND_TEXTS, batches, dispatch
 from rapidresponse.messaging import deletes, delivery
@@ -127,6 +128,7 @@ def sweep() -> dict[str, int]:
         counts["statuses"] = StatusInbox.of(svc).drain(lambda updates: apply_and_dispatch(svc, updates, now))
     except RedisError:
         log.error("sweep could not reach the status callbacks in Redis")
+    counts["broadcasts"] = broadcast_jobs.resume_stalled(svc, now)
     counts["purged"] = purge_if_due(svc, now)
     counts["provider_deletes"] = queue_provider_deletes(svc, now)
     return counts

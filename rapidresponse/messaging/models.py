@@ -84,6 +84,7 @@ class OutboundMessage(Base):
     __table_args__ = (
         Index("ix_outbound_status_claimed", "status", "claimed_at"),
         Index("ix_outbound_to_purpose_created", "to_index", "purpose", "created_at"),
+        Index("ix_outbound_broadcast_status", "broadcast_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,6 +96,8 @@ class OutboundMessage(Base):
     purpose: Mapped[str] = mapped_column(String(16))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     layer: Mapped[int | None] = mapped_column(Integer, default=None)
+    # A broadcast's texts are sent by its own send chain (broadcasts/sending.py), not the sweep's requeue.
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"), default=None)
     segments: Mapped[int] = mapped_column(Integer, default=1)
     # A voice row is a call speaking `body` (alertcalls/): same claim, lease and status path as a text.
     channel: Mapped[str] = mapped_column(String(8), default=Channel.SMS.value, server_default=Channel.SMS.value)

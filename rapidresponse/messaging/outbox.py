@@ -37,6 +37,7 @@ class Text:
     member_id: int | None = None
     incident_id: int | None = None
     layer: int | None = None
+    broadcast_id: int | None = None
     valid_until: datetime | None = None
     channel: Channel = Channel.SMS
 
@@ -77,6 +78,7 @@ def record(session: Session, cipher: FieldCipher, texts: Iterable[Text], now: da
             "purpose": t.purpose.value,
             "incident_id": t.incident_id,
             "layer": t.layer,
+            "broadcast_id": t.broadcast_id,
             # A call costs one slot on the call rate limit, however long it speaks.
             "segments": 1 if t.channel is Channel.VOICE else segment_counts.setdefault(t.body, segments(t.body)),
             "channel": t.channel.value,

@@ -441,11 +441,12 @@ class Sender:
 
         Without a database round trip when the lease was renewed recently enough that nobody can
         take it before the call times out; otherwise a conditional UPDATE on the fencing token,
-        which renews the lease as it checks it.
+        which renews the lease as it checks it. Bulk texts are always checked: a cancelled
+        broadcast flips its waiting claims to CANCELLED, and this check is what keeps them unsent.
         """
         now = self.clock()
         since = self._leases.since(text.id)
-        if since is not None and now - since + self.send_timeout + _SLACK < self.lease:
+        if not text.bulk and since is not None and now - since + self.send_timeout + _SLACK < self.lease:
             return True
         with self.svc.db.session() as session:
             still = session.execute(
@@ -540,11 +541,12 @@ class Sender:
         if sent_rows:
             table = cast(Table, OutboundMessage.__table__)
             # One executemany for the whole chunk; a status callback may already have moved it on,
-            # and only our own claim is recorded (a reconciling worker may have recorded it).
+            # and only our own claim is recorded (a reconciling worker may have recorded it). A
+            # broadcast cancelled after our last check was still sent: the record says so.
             session.execute(
                 table.update()
                 .where(table.c.id == bindparam("mid"), table.c.attempts == bindparam("tok"),
-                       table.c.status == DeliveryStatus.SENDING.value)
+                       table.c.status.in_([DeliveryStatus.SENDING.value, DeliveryStatus.CANCELLED.value]))
                 .values(status=DeliveryStatus.QUEUED.value, provider_sid=bindparam("sid"), sent_at=bindparam("now"),
                         status_at=bindparam("now"), error_code=None),
                 sent_rows,

@@ -1,8 +1,9 @@
 """Retention: what is not kept cannot be seized. Records older than RETENTION_DAYS are deleted.
 
-Deleted: closed incidents with their layers, acknowledgements, threads and texts; texts and
-inbound messages not tied to an open incident; simulator messages; audit log entries (they hold
-only ids and times, but a log kept for ever would still date every incident ever handled). Kept: members (someone who
+Deleted: closed incidents with their layers, acknowledgements, threads and texts; finished
+broadcasts with their texts and replies; texts and inbound messages not tied to an open incident;
+simulator messages; audit log entries (they hold only ids and times, but a log kept for ever would
+still date every incident ever handled). Kept: members (someone who
 texted STOP must stay out) and open incidents, however old. On SQLite, deleted rows are zeroed
 (secure_delete) and the caller empties the WAL afterwards (Database.truncate_log), so the file
 and its log no longer hold them.
@@ -17,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from rapidresponse import audit
+from rapidresponse.broadcasts.models import Broadcast, BroadcastReply, BroadcastStatus, BroadcastText
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, OutboundMessage, SimulatedMessage
 
@@ -44,9 +46,17 @@ def purge(session: Session, cutoff: datetime) -> Purged:
     texts_out = _count(session.execute(delete(OutboundMessage).where(
         OutboundMessage.incident_id.in_(old_incidents))))
     incidents = _count(session.execute(delete(Incident).where(Incident.id.in_(old_incidents))))
+    old_broadcasts = select(Broadcast.id).where(
+        Broadcast.status.in_([BroadcastStatus.DONE.value, BroadcastStatus.CANCELLED.value]),
+        Broadcast.finished_at < cutoff)
+    session.execute(delete(BroadcastReply).where(BroadcastReply.broadcast_id.in_(old_broadcasts)))
+    session.execute(delete(BroadcastText).where(BroadcastText.broadcast_id.in_(old_broadcasts)))
     texts_out += _count(session.execute(delete(OutboundMessage).where(
-        OutboundMessage.incident_id.is_(None), OutboundMessage.created_at < cutoff,
-        OutboundMessage.status.not_in(UNFINISHED))))
+        OutboundMessage.broadcast_id.in_(old_broadcasts))))
+    session.execute(delete(Broadcast).where(Broadcast.id.in_(old_broadcasts)))
+    texts_out += _count(session.execute(delete(OutboundMessage).where(
+        OutboundMessage.incident_id.is_(None), OutboundMessage.broadcast_id.is_(None),
+        OutboundMessage.created_at < cutoff, OutboundMessage.status.not_in(UNFINISHED))))
     still_needed = select(Incident.inbound_message_id).where(Incident.inbound_message_id.is_not(None))
     texts_in = _count(session.execute(delete(InboundMessage).where(
         InboundMessage.received_at < cutoff, InboundMessage.outcome.is_not(None),

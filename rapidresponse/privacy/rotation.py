@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rapidresponse.broadcasts.models import Broadcast, BroadcastReply, BroadcastTemplate, BroadcastText
 from rapidresponse.console.models import Coordinator, email_index
 from rapidresponse.incidents.models import Incident, Participant, ThreadEvent
 from rapidresponse.incidents.service import participant_tag
@@ -31,6 +32,10 @@ ENCRYPTED: dict[Any, tuple[tuple[str, str | None], ...]] = {
     SimulatedMessage: (("phone_token", "phone_index"), ("body_token", None)),
     Coordinator: (("email_token", None),),
     Participant: (("member_token", None), ("label_token", None)),
+    Broadcast: (("audience_token", None),),
+    BroadcastText: (("body_token", None),),
+    BroadcastReply: (("member_token", None), ("body_token", None)),
+    BroadcastTemplate: (("name_token", None), ("texts_token", None)),
 }
 
 

@@ -1,8 +1,8 @@
 """`rapidresponse db shred`: for when the organisation itself is raided.
 
-Deletes every incident, thread, acknowledgement and message (and, asked to, every member), then
-the caller compacts the database so the freed pages are gone from the file as well. The audit
-log is kept, and says who shredded and when: it holds only ids and times.
+Deletes every incident, thread, acknowledgement, message and broadcast (and, asked to, every
+member), then the caller compacts the database so the freed pages are gone from the file as well.
+The audit log is kept, and says who shredded and when: it holds only ids and times.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from rapidresponse import audit
+from rapidresponse.broadcasts.models import Broadcast, BroadcastReply, BroadcastTemplate, BroadcastText
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.members.models import Member, MemberTag
 from rapidresponse.messaging.models import InboundMessage, OutboundMessage, SimulatedMessage
@@ -47,11 +48,14 @@ def _count(result: object) -> int:
 
 
 def shred(session: Session, *, members: bool, now: datetime, actor_id: int | None = audit.CLI) -> Shredded:
-    """Delete everything about incidents and messages; with `members`, the members too. Audited as
-    the coordinator `actor_id` (the console's button) or the command line."""
-    for child in (ThreadEvent, Acknowledgement, Participant, IncidentLayer):
+    """Delete everything about incidents and messages (broadcasts and their templates included);
+    with `members`, the members too. Audited as the coordinator `actor_id` (the console's button)
+    or the command line."""
+    for child in (ThreadEvent, Acknowledgement, Participant, IncidentLayer, BroadcastReply, BroadcastText):
         session.execute(delete(child))
     messages = _count(session.execute(delete(OutboundMessage)))
+    messages += _count(session.execute(delete(Broadcast)))
+    session.execute(delete(BroadcastTemplate))
     incidents = _count(session.execute(delete(Incident)))
     messages += _count(session.execute(delete(InboundMessage)))
     messages += _count(session.execute(delete(SimulatedMessage)))
