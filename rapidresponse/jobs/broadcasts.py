@@ -42,7 +42,8 @@ def plan_broadcast(broadcast_id: int, start_chain: bool = True) -> dict[str, int
     planned, chain_started = 0, not start_chain
     while True:
         with svc.db.session() as session:
-            step = broadcasts.plan_chunk(session, svc.cipher, svc.trees, broadcast_id, utcnow())
+            step = broadcasts.plan_chunk(session, svc.cipher, svc.trees, broadcast_id, utcnow(),
+                                        chunk=broadcasts.PLAN_CHUNK)
         planned += step.planned
         if not chain_started and (step.planned or step.finished):
             # Sending starts with the first chunk written; the chain waits for the planner after.

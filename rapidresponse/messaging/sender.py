@@ -546,7 +546,8 @@ class Sender:
             session.execute(
                 table.update()
                 .where(table.c.id == bindparam("mid"), table.c.attempts == bindparam("tok"),
-                       table.c.status.in_([DeliveryStatus.SENDING.value, DeliveryStatus.CANCELLED.value]))
+                       (table.c.status == DeliveryStatus.SENDING.value)
+                       | (table.c.status == DeliveryStatus.CANCELLED.value))
                 .values(status=DeliveryStatus.QUEUED.value, provider_sid=bindparam("sid"), sent_at=bindparam("now"),
                         status_at=bindparam("now"), error_code=None),
                 sent_rows,
