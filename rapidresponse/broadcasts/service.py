@@ -294,10 +294,11 @@ def create(session: Session, cipher: FieldCipher, draft: Draft, *, key: str, coo
         return Created(existing, new=False)
     current, previous = content_key(cipher, draft, now)
     if not allow_duplicate:
-        recent = session.scalar(select(Broadcast.id).where(Broadcast.content_key.in_([current, previous]),
-                                                           Broadcast.created_at >= now - DUPLICATE_WINDOW))
+        recent = session.execute(select(Broadcast.id, Broadcast.idempotency_key).where(
+            Broadcast.content_key.in_([current, previous]), Broadcast.created_at >= now - DUPLICATE_WINDOW)).first()
         if recent is not None:
-            return Created(recent, new=False, duplicate_of=recent)
+            # Committed since the look-up above by this very form (a second press): not a duplicate.
+            return Created(recent.id, new=False, duplicate_of=None if recent.idempotency_key == key else recent.id)
     broadcast_id = _insert_or_nothing(session, {
         "idempotency_key": key, "content_key": None if allow_duplicate else current,
         "status": BroadcastStatus.PLANNING.value, "drill": draft.drill,
@@ -310,7 +311,9 @@ def create(session: Session, cipher: FieldCipher, draft: Draft, *, key: str, coo
         if existing is not None:
             return Created(existing, new=False)
         other = session.scalar(select(Broadcast.id).where(Broadcast.content_key == current))
-        assert other is not None
+        if other is None:
+            raise BroadcastError("Another coordinator's broadcast was being recorded at the same moment; "
+                                 "press Send again.")
         return Created(other, new=False, duplicate_of=other)
     for text in outgoing(draft):
         session.add(BroadcastText(broadcast_id=broadcast_id, language=text.language,

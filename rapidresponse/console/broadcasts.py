@@ -185,9 +185,12 @@ def broadcast_send() -> Any:
     if draft is None:
         return refused
     svc = _services()
-    with svc.db.session() as session:
-        created = broadcasts.create(session, svc.cipher, draft, key=form.key.data or "", coordinator_id=_me().id,
-                                    now=utcnow(), allow_duplicate=bool(form.send_anyway.data))
+    try:
+        with svc.db.session() as session:
+            created = broadcasts.create(session, svc.cipher, draft, key=form.key.data or "", coordinator_id=_me().id,
+                                        now=utcnow(), allow_duplicate=bool(form.send_anyway.data))
+    except BroadcastError as exc:
+        return _compose(form, errors=[str(exc)], status=409)
     if created.duplicate_of is not None:
         return _confirm(form, draft, duplicate_of=created.duplicate_of, status=409)
     if not created.new:
