@@ -19,6 +19,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from rapidresponse import audit
 from rapidresponse.broadcasts.models import (
     Broadcast,
     BroadcastReply,
@@ -319,6 +320,8 @@ def create(session: Session, cipher: FieldCipher, draft: Draft, *, key: str, coo
         session.add(BroadcastText(broadcast_id=broadcast_id, language=text.language,
                                   body_token=cipher.encrypt(text.body), segments=text.segments,
                                   fallback=text.fallback))
+    audit.record(session, coordinator_id, audit.AuditAction.BROADCAST, now, target=audit.Target.BROADCAST,
+                 target_id=broadcast_id)
     return Created(broadcast_id, new=True)
 
 
@@ -458,7 +461,10 @@ def cancel(session: Session, broadcast_id: int, coordinator_id: int | None, now:
     stopped = session.execute(update(OutboundMessage).where(
         OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status.in_(WAITING),
     ).values(status=DeliveryStatus.CANCELLED.value, status_at=now))
-    return Cancelled(True, int(getattr(stopped, "rowcount", 0) or 0))
+    never_sent = int(getattr(stopped, "rowcount", 0) or 0)
+    audit.record(session, coordinator_id, audit.AuditAction.BROADCAST_CANCEL, now, target=audit.Target.BROADCAST,
+                 target_id=broadcast_id, count=never_sent)
+    return Cancelled(True, never_sent)
 
 
 # --- progress -----------------------------------------------------------------------------------

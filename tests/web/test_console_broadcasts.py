@@ -76,6 +76,15 @@ def texts_of(svc, broadcast_id: int) -> list[OutboundMessage]:
         return rows
 
 
+def audit_entries(svc) -> list[tuple]:
+    """The audit log as (action, target, target id, count), oldest first: never a body or a number."""
+    from rapidresponse.audit import AuditEvent
+
+    with svc.db.session() as session:
+        return [(e.action, e.target, e.target_id, e.count)
+                for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+
+
 def two_coordinators(app, svc) -> tuple:
     """Ana and Ben, each signed in on their own device."""
     add_coordinator(svc)
@@ -253,6 +262,7 @@ def test_double_click_reload_and_resubmit_send_one_broadcast(signed_in, svc):
     broadcast_id = int(first.headers["Location"].rsplit("/", 1)[1])
     plan_all(svc, broadcast_id)
     assert len(texts_of(svc, broadcast_id)) == 6
+    assert audit_entries(svc) == [("broadcast", "broadcast", broadcast_id, None)]  # sent once, audited once
     # Back to the confirmation (a resubmitted preview): it says so and offers no Send button.
     page = signed_in.post("/broadcasts/preview", data=form()).data.decode()
     assert "This broadcast was already sent" in page and 'id="send-button"' not in page
@@ -359,6 +369,7 @@ def test_cancel_stops_what_was_not_handed_over_and_says_how_many_went(signed_in,
     assert statuses == ["cancelled"] * 4 + ["queued"] * 2
     again = signed_in.post(f"/broadcasts/{broadcast_id}/cancel", follow_redirects=True).data.decode()
     assert "had already finished; nothing was cancelled" in again
+    assert audit_entries(svc)[-1] == ("broadcast_cancel", "broadcast", broadcast_id, 4)
 
 
 def test_templates_are_saved_reused_and_deleted(signed_in, svc):
