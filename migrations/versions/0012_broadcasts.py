@@ -1,8 +1,8 @@
 """Broadcasts: the broadcast (its idempotency key unique), its text per language, replies,
 templates, and each outbound text's broadcast.
 
-Revision ID: 0011_broadcasts
-Revises: 0010_members_admin_sign_in_links
+Revision ID: 0012_broadcasts
+Revises: 0011_voice_alerts_channel
 Create Date: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import rapidresponse.db
 
-revision = "0011_broadcasts"
-down_revision = "0010_members_admin_sign_in_links"
+revision = "0012_broadcasts"
+down_revision = "0011_voice_alerts_channel"
 branch_labels = None
 depends_on = None
 
