@@ -67,12 +67,13 @@ STATUS_LABELS = {
     "false_alarm": "false alarm", "drill": "drill",
 }
 
-# What each kind of text is called in a thread line ("Alert text sent to layer 1 (verifiers).").
+# What each kind of text or call is called in a thread line ("Alert text to layer 1 (verifiers) ...").
 TEXT_NAMES = {
     "alert": "Alert text", "stand_down": "Stand-down text", "covered": "\"Covered\" text",
     "relay": "Relayed message", "reply": "Reply", "welcome": "Welcome text", "broadcast": "Broadcast text",
     "team_message": "Coordinators' message",
 }
+CALL_NAMES = {"alert": "Alert call", "stand_down": "Stand-down call", "covered": "\"Covered\" call"}
 
 
 LAYER_STATUS_LABELS = {
@@ -263,8 +264,11 @@ def describe(kind: str, detail: dict[str, Any], layer_names: dict[int, str]) -> 
         error = detail.get("error")
         return f"{name}{in_layer()}: {status} (provider's report)" + (f", error {error}." if error else ".")
     if kind.endswith("_sent"):
-        name = TEXT_NAMES.get(kind.removesuffix("_sent"), "Text")
         to = layer()
+        if detail.get("by") == "call":
+            name = CALL_NAMES.get(kind.removesuffix("_sent"), "Call")
+            return f"{name}{' to ' + to if to else ''} placed."
+        name = TEXT_NAMES.get(kind.removesuffix("_sent"), "Text")
         return f"{name}{' to ' + to if to else ''} handed to the provider."
     words = kind.replace("_", " ").capitalize() or "Event"
     facts = ", ".join(f"{str(k).replace('_', ' ')} {mask_phone_numbers(str(v))}" for k, v in detail.items()

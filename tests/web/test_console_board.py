@@ -162,6 +162,7 @@ def test_message_without_csrf_token_is_refused(app, svc, members):  # noqa: F811
     ("status", {"from": "verifying", "to": "false_alarm"}, "Marked false alarm (was verifying)."),
     ("alert_sent", {"layer": 1, "message": 9}, "Alert text to layer 1 (verifiers) handed to the provider."),
     ("stand_down_sent", {"layer": None, "message": 9}, "Stand-down text handed to the provider."),
+    ("alert_sent", {"layer": 2, "message": 9, "by": "call"}, "Alert call to layer 2 (rapid responders) placed."),
     ("delivery", {"status": "delivered", "error": None, "purpose": "alert", "layer": 1},
      "Alert text (layer 1, verifiers): delivered (provider's report)."),
     ("delivery", {"status": "undelivered", "error": 30003, "purpose": "relay", "layer": None},
