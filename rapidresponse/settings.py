@@ -84,6 +84,10 @@ class Settings:
     # Delete each text at the provider once it is final (or stored, for inbound); off keeps them there.
     provider_delete: bool = True
     provider_delete_delay_seconds: int = 300
+    # Hotline recordings: deleted at the provider this long after their incident closes.
+    recording_keep_hours: int = 24
+    # Twilio's built-in transcription of English hotline recordings, appended to the thread.
+    voice_transcribe: bool = False
     queue_prefix: str = ""
     # Proxies in front of the web process that add X-Forwarded-For/-Proto (Heroku's router: 1).
     # The sign-in limit counts per source address, so behind a proxy this must be right.
@@ -170,6 +174,8 @@ class Settings:
             retention_days=_int(env, "RETENTION_DAYS", 60, low=0, high=3650),
             provider_delete=_switch(env, "PROVIDER_DELETE", True),
             provider_delete_delay_seconds=_int(env, "PROVIDER_DELETE_DELAY_SECONDS", 300, low=0, high=14 * 24 * 3600),
+            recording_keep_hours=_int(env, "RECORDING_KEEP_HOURS", 24, low=0, high=24 * 3650),
+            voice_transcribe=_switch(env, "VOICE_TRANSCRIBE", False),
             queue_prefix=env.get("QUEUE_PREFIX", "").strip(),
             trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0, low=0, high=5),
         )._checked()

@@ -26,6 +26,9 @@ class Coordinator(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     # Part of every session cookie; signing out bumps it, so a copied cookie stops working too.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A coordinator's own phone (optional): calling the hotline from it opens the coordinator menu.
+    phone_index: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    phone_token: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Admins manage coordinators and members and may export; the others run incidents. A flag, not
     # a role name, so no row spells "coordinator" (a copy of the database must not say who organises).

@@ -15,7 +15,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.broadcasts import service as broadcasts
-from rapidresponse.escalation import service as escalation
 from rapidresponse.i18n import LANGUAGES, render
 from rapidresponse.incidents import responses
 from rapidresponse.incidents import service as incidents
@@ -266,17 +265,13 @@ class Conversation:
         if not command.argument.strip():
             return self.reply("report.needs_text", command, "report_empty")
         tree = self.svc.trees.get(command.tree)
-        incident = incidents.open_incident(
-            self.session, self.svc.cipher, tree, text=command.argument.strip(), reporter_phone=self.phone,
-            reporter=self.member, inbound_id=self.inbound.id, now=self.now,
-        )
-        log.info("report %s (%s) from %s", incident.code, tree.name, mask_phone(self.phone))
-        # The truth: with nobody in the tree, no volunteer is being alerted; the coordinators are
-        # (escalation.nobody_to_alert, once the first evaluation finds every layer empty).
-        someone = escalation.anyone_to_alert(self.svc, self.session, incident, tree)
-        key = "report.received" if someone else "report.received_nobody"
-        return Handled(reply=render(key, self.language(command), code=incident.code),
-                       outcome="report", after=AfterCommit(start_incident=incident.id))
+        reported = responses.report(self.svc, self.session, tree, text=command.argument.strip(),
+                                    reporter_phone=self.phone, reporter=self.member, inbound_id=self.inbound.id,
+                                    now=self.now)
+        code = reported.incident.code
+        log.info("report %s (%s) from %s", code, tree.name, mask_phone(self.phone))
+        key = "report.received" if reported.someone_alerted else "report.received_nobody"
+        return Handled(reply=render(key, self.language(command), code=code), outcome="report", after=reported.after)
 
     def on_confirm(self, command: Command) -> Handled:
         return self.decide(command, None)

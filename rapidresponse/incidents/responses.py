@@ -44,6 +44,27 @@ class Result:
     after: AfterCommit = field(default_factory=AfterCommit)
 
 
+@dataclass
+class Reported:
+    incident: Incident
+    someone_alerted: bool  # False: every layer is empty; only the coordinators are told
+    after: AfterCommit
+
+
+def report(svc: Services, session: Session, tree: Tree, *, text: str, reporter_phone: str,
+           reporter: Member | None, inbound_id: int | None, now: datetime) -> Reported:
+    """A report, by text or by call: an incident with a fresh code and its tree frozen onto it;
+    its first layer (the verifiers) is alerted once the caller commits (`after.start_incident`)."""
+    incident = incidents.open_incident(
+        session, svc.cipher, tree, text=text, reporter_phone=reporter_phone, reporter=reporter,
+        inbound_id=inbound_id, now=now,
+    )
+    # The truth: with nobody in the tree, no volunteer is being alerted; the coordinators are
+    # (escalation.nobody_to_alert, once the first evaluation finds every layer empty).
+    someone = escalation.anyone_to_alert(svc, session, incident, tree)
+    return Reported(incident, someone, AfterCommit(start_incident=incident.id))
+
+
 def wanted(tree: Tree, incident: Incident) -> int:
     """The quorum people are told about: that of the latest responding layer alerted (else the first)."""
     responding = [layer for layer in tree.layers if not layer.verifies]

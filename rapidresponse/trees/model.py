@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+# Keys a hotline caller may press for a tree: 9 switches language, * repeats, # ends a recording.
+VOICE_KEYS = "012345678"
 
 
 class TreeConfigError(ValueError):
@@ -32,6 +34,8 @@ class Tree:
     name: str
     keywords: tuple[str, ...]
     layers: tuple[Layer, ...]
+    # The key a hotline caller presses for this tree ("1"); None: not offered on the hotline.
+    voice_key: str | None = None
 
     def layer(self, number: int) -> Layer | None:
         return self.layers[number - 1] if 1 <= number <= len(self.layers) else None
@@ -42,7 +46,8 @@ class Tree:
 
     def freeze(self) -> dict[str, Any]:
         """Plain JSON-able data stored on an incident when it opens."""
-        return {"name": self.name, "keywords": list(self.keywords), "layers": [asdict(x) for x in self.layers]}
+        return {"name": self.name, "keywords": list(self.keywords), "layers": [asdict(x) for x in self.layers],
+                "voice_key": self.voice_key}
 
     @classmethod
     def thaw(cls, data: Mapping[str, Any]) -> Tree:
@@ -50,6 +55,7 @@ class Tree:
             name=str(data["name"]),
             keywords=tuple(data.get("keywords", ())),
             layers=tuple(Layer(**layer) for layer in data["layers"]),
+            voice_key=data.get("voice_key"),
         )
 
 
@@ -57,6 +63,8 @@ class Tree:
 class Trees:
     trees: Mapping[str, Tree]
     default_tree: str
+    # Where a hotline caller's report goes when they pressed no usable key (never dropped).
+    hotline_default_tree: str = ""
 
     def get(self, name: str | None) -> Tree:
         return self.trees[name or self.default_tree]
@@ -68,6 +76,16 @@ class Trees:
     def report_words(self) -> dict[str, str]:
         """Upper-case keyword -> tree name, for the keyword parser."""
         return {word: tree.name for tree in self.trees.values() for word in tree.keywords}
+
+    @property
+    def voice_keys(self) -> dict[str, str]:
+        """Hotline key -> tree name, in key order (the menu is read in this order)."""
+        keyed = {tree.voice_key: tree.name for tree in self.trees.values() if tree.voice_key is not None}
+        return dict(sorted(keyed.items()))
+
+    @property
+    def hotline_tree(self) -> Tree:
+        return self.get(self.hotline_default_tree or self.default_tree)
 
 
 def load_trees(path: Path) -> Trees:
@@ -81,7 +99,7 @@ def load_trees(path: Path) -> Trees:
 
 
 def parse_trees(data: Mapping[str, Any], source: str = "trees") -> Trees:
-    unknown_top = set(data) - {"trees", "default_tree"}
+    unknown_top = set(data) - {"trees", "default_tree", "hotline_default_tree"}
     if unknown_top:
         raise TreeConfigError(f"{source}: unknown setting {sorted(unknown_top)[0]!r}")
     raw_trees = data.get("trees")
@@ -89,13 +107,14 @@ def parse_trees(data: Mapping[str, Any], source: str = "trees") -> Trees:
         raise TreeConfigError(f"{source}: needs at least one [trees.NAME] table")
     trees: dict[str, Tree] = {}
     seen_words: dict[str, str] = {}
+    seen_keys: dict[str, str] = {}
     for name, raw in raw_trees.items():
         where = f"{source}: trees.{name}"
         if not NAME.match(name):
             raise TreeConfigError(f"{where}: a tree name is lower-case letters, digits and _")
         if not isinstance(raw, dict):
             raise TreeConfigError(f"{where}: must be a table")
-        unknown = set(raw) - {"keywords", "layers"}
+        unknown = set(raw) - {"keywords", "layers", "voice_key"}
         if unknown:
             raise TreeConfigError(f"{where}: unknown setting {sorted(unknown)[0]!r}")
         words = raw.get("keywords", [])
@@ -106,15 +125,34 @@ def parse_trees(data: Mapping[str, Any], source: str = "trees") -> Trees:
             if word in seen_words:
                 raise TreeConfigError(f"{where}.keywords: {word} is also a keyword of {seen_words[word]}")
             seen_words[word] = name
+        voice_key = _voice_key(f"{where}.voice_key", raw.get("voice_key"))
+        if voice_key is not None:
+            if voice_key in seen_keys:
+                raise TreeConfigError(f"{where}.voice_key: {voice_key} is also the voice_key of {seen_keys[voice_key]}")
+            seen_keys[voice_key] = name
         raw_layers = raw.get("layers")
         if not isinstance(raw_layers, list) or not raw_layers:
             raise TreeConfigError(f"{where}: needs at least one [[trees.{name}.layers]]")
         layers = tuple(_layer(f"{where}.layers[{i}]", i, raw_layer) for i, raw_layer in enumerate(raw_layers, 1))
-        trees[name] = Tree(name=name, keywords=keywords, layers=layers)
+        trees[name] = Tree(name=name, keywords=keywords, layers=layers, voice_key=voice_key)
     default = data.get("default_tree", next(iter(trees)))
     if default not in trees:
         raise TreeConfigError(f"{source}: default_tree {default!r} is not one of the trees")
-    return Trees(trees=trees, default_tree=str(default))
+    hotline = data.get("hotline_default_tree", default)
+    if hotline not in trees:
+        raise TreeConfigError(f"{source}: hotline_default_tree {hotline!r} is not one of the trees")
+    return Trees(trees=trees, default_tree=str(default), hotline_default_tree=str(hotline))
+
+
+def _voice_key(where: str, raw: Any) -> str | None:
+    """One key of the phone's keypad, 0-8 (9, * and # mean other things on the hotline)."""
+    if raw is None:
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if not isinstance(raw, str) or len(raw.strip()) != 1 or raw.strip() not in VOICE_KEYS:
+        raise TreeConfigError(f"{where}: must be one key from 0 to 8 (9 switches language, * repeats)")
+    return raw.strip()
 
 
 def _layer(where: str, number: int, raw: Any) -> Layer:

@@ -25,12 +25,14 @@ PURE = [
     "rapidresponse/members/phones.py",
     "rapidresponse/simulator/twiml.py",
     "rapidresponse/alertcalls/keypad.py",
+    "rapidresponse/hotline/flow.py",
 ]
 TWILIO_ADAPTERS = {
     "rapidresponse/messaging/twilio_provider.py",
     "rapidresponse/messaging/signature.py",
     "rapidresponse/webhooks/routes.py",  # TwiML answers
     "rapidresponse/alertcalls/twiml.py",  # an alert call's TwiML (placed by the sender, answered by the webhook)
+    "rapidresponse/webhooks/hotline.py",  # the hotline's TwiML
 }
 ENVIRONMENT_READERS = {
     "rapidresponse/settings.py",

@@ -12,6 +12,8 @@ from rapidresponse.messaging.segments import segments
 
 # Messages that carry someone's free text, or that must explain the whole service, may take two.
 ALLOWED_TWO_SEGMENTS = frozenset({"alert.text", "help.text"})
+# Spoken on calls, never texted: no segment limit.
+SPOKEN_SECTIONS = ("voice.", "hotline.")
 
 TYPICAL_TEXT = {
     "en": "2 vans at 5th & Main, agents at the door",
@@ -33,6 +35,10 @@ def typical_params(language: str) -> dict[str, str]:
         "where": render("where.zone", language, zone="eastside"),
         "tree_label": render("tree.ice", language),
         "verified_label": render("alert.unverified", language),
+        "letters": "K, 7",
+        "digit": "1",
+        "minutes": "5",
+        "status": render("hotline.status_reported", language),
     }
 
 
@@ -54,8 +60,7 @@ REQUIRED_KEYS = [
 ]  # fmt: skip
 
 ALL_MESSAGES = [(language, key) for language in LANGUAGES for key in sorted(messages(language))]
-# Spoken on calls (`voice.*`), never texted: no segment limit.
-TEXTED_MESSAGES = [(language, key) for language, key in ALL_MESSAGES if not key.startswith("voice.")]
+TEXTED_MESSAGES = [(language, key) for language, key in ALL_MESSAGES if not key.startswith(SPOKEN_SECTIONS)]
 
 
 def test_languages_come_from_catalog_files() -> None:

@@ -163,3 +163,38 @@ def test_waiting_for_confirmation_needs_a_verifying_layer():
     with pytest.raises(TreeConfigError, match="next_waits_for_confirmation"):
         parse_trees({"trees": {"ice": {"layers": [{"quorum": 1, "next_waits_for_confirmation": True},
                                                   {"quorum": 2}]}}})
+
+
+def test_shipped_trees_have_their_hotline_keys():
+    """The shipped file offers 1 ice, 2 eviction, 3 copwatch on the hotline; silence goes to ice."""
+    trees = load_trees(Path(__file__).resolve().parents[2] / "config" / "trees.toml")
+    assert trees.voice_keys == {"1": "ice", "2": "eviction", "3": "copwatch"}
+    assert trees.hotline_tree.name == "ice"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(1, "1"), ("0", "0"), (" 8 ", "8")])
+def test_voice_key_accepts_one_keypad_key(raw, expected):
+    """A voice_key is one key from 0 to 8, written as a number or a string."""
+    trees = parse_trees({"trees": {"t": {"voice_key": raw, "layers": [{}]}}})
+    assert trees.get("t").voice_key == expected
+
+
+@pytest.mark.parametrize("raw", [9, "9", "*", "#", "12", "", True, 1.5, "x"])
+def test_invalid_voice_key_fails_naming_itself(raw):
+    """9 (language), * (repeat), # and anything not one key 0-8 stop start-up, naming the setting."""
+    with pytest.raises(TreeConfigError, match=r"trees\.t\.voice_key"):
+        parse_trees({"trees": {"t": {"voice_key": raw, "layers": [{}]}}})
+
+
+def test_duplicate_voice_key_fails_naming_both_trees():
+    """Two trees on one key stop start-up, naming the key and both trees."""
+    with pytest.raises(TreeConfigError, match=r"trees\.b\.voice_key: 1 is also the voice_key of a"):
+        parse_trees({"trees": {"a": {"voice_key": "1", "layers": [{}]}, "b": {"voice_key": 1, "layers": [{}]}}})
+
+
+def test_hotline_default_tree_must_be_a_tree():
+    """hotline_default_tree names an existing tree (default: default_tree)."""
+    with pytest.raises(TreeConfigError, match="hotline_default_tree"):
+        parse_trees({"hotline_default_tree": "nope", "trees": {"t": {"layers": [{}]}}})
+    assert parse_trees({"trees": {"t": {"layers": [{}]}, "u": {"layers": [{}]}}, "default_tree": "u"}
+                       ).hotline_tree.name == "u"

@@ -1,0 +1,1 @@
+"""The reporting hotline: calls stored first, a pure step machine, recordings kept minimal."""

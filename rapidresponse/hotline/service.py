@@ -1,0 +1,312 @@
+"""The hotline's work: a call is stored before it is answered; a recording opens a report through
+the same function a texted report uses; a call that ends with nothing said is a missed call.
+
+Each function takes what the webhook parsed, commits on its own, and is safe to repeat: Twilio
+retries a webhook it got no answer to, and a repeated recording callback acts once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from rapidresponse.console import threads
+from rapidresponse.console.models import Coordinator
+from rapidresponse.escalation import service as escalation
+from rapidresponse.hotline import flow
+from rapidresponse.hotline.models import CallOutcome, InboundCall, Recording
+from rapidresponse.incidents import responses
+from rapidresponse.incidents import service as incidents
+from rapidresponse.incidents.models import Incident
+from rapidresponse.incidents.service import AfterCommit
+from rapidresponse.incidents.states import OPEN_STATUSES, IncidentStatus
+from rapidresponse.members import registry
+from rapidresponse.members.models import Member, Role
+from rapidresponse.members.phones import InvalidNumberError, normalize_phone
+from rapidresponse.messaging import outbox
+from rapidresponse.privacy.crypto import FieldCipher
+from rapidresponse.privacy.masking import mask_phone
+from rapidresponse.services import Services
+
+log = logging.getLogger(__name__)
+
+WITHHELD = "withheld"  # what an incident keeps as the reporter of a call without a caller ID
+# A call still in progress after this long has ended without our hearing of it: a missed call
+# (unless it reported). Longer than any hotline call can last (menus + a 120 s recording).
+CALL_GIVEN_UP = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as far as the hotline needs to know."""
+
+    phone: str | None  # E.164; None when withheld or unusable (never called back, never a member)
+    language: str = "en"
+    member_id: int | None = None
+    coordinator_id: int | None = None  # a console coordinator's own phone
+    member_coordinator: bool = False  # a member with the coordinator role
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.coordinator_id is not None or self.member_coordinator
+
+
+def caller_number(raw: str, region: str) -> str | None:
+    """The caller's number in E.164, or None for a withheld or unparsable caller ID."""
+    if flow.is_withheld(raw):
+        return None
+    try:
+        return normalize_phone(raw, region)
+    except InvalidNumberError:
+        return None
+
+
+def store_call(session: Session, cipher: FieldCipher, call_sid: str, phone: str | None, now: datetime) -> InboundCall:
+    """The call's row, inserted if this is the first we hear of it (a retry finds it stored)."""
+    outbox.insert_ignoring_duplicates(session, InboundCall, [{
+        "call_sid": call_sid, "from_index": cipher.blind_index(phone) if phone else None,
+        "from_token": cipher.encrypt(phone) if phone else None, "withheld": phone is None, "received_at": now,
+        "outcome": None, "incident_id": None,
+    }])
+    call = session.scalar(select(InboundCall).where(InboundCall.call_sid == call_sid))
+    assert call is not None
+    return call
+
+
+def identify(session: Session, cipher: FieldCipher, phone: str | None) -> Caller:
+    if phone is None:
+        return Caller(phone=None)
+    member = registry.find_by_phone(session, cipher, phone)
+    coordinator_id = session.scalar(select(Coordinator.id).where(Coordinator.phone_index == cipher.blind_index(phone)))
+    language = member.language if member is not None and member.is_active else "en"
+    return Caller(
+        phone=phone, language=language, member_id=member.id if member is not None else None,
+        coordinator_id=coordinator_id,
+        member_coordinator=member is not None and member.is_active and registry.has_role(cipher, member,
+                                                                                         Role.COORDINATOR),
+    )
+
+
+def answer(svc: Services, call_sid: str, from_raw: str, now: datetime) -> Caller:
+    """A call came in (or a step URL names a call we never saw): store it, commit, then say who
+    it is. Stored before anything is said, so a call that reached us is never lost."""
+    phone = caller_number(from_raw, svc.settings.default_region)
+    with svc.db.session() as session:
+        store_call(session, svc.cipher, call_sid, phone, now)
+    with svc.db.session() as session:
+        caller = identify(session, svc.cipher, phone)
+        if caller.is_coordinator:
+            session.execute(update(InboundCall).where(InboundCall.call_sid == call_sid, InboundCall.outcome.is_(None))
+                            .values(outcome=CallOutcome.COORDINATOR.value))
+    log.info("hotline call %s from %s", call_sid[-6:], mask_phone(phone) if phone else "a withheld number")
+    return caller
+
+
+def menu(svc: Services) -> flow.Menu:
+    return flow.Menu(keys=svc.trees.voice_keys, default_tree=svc.trees.hotline_tree.name)
+
+
+# --- recordings ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordingDone:
+    """What a <Record> action posts (and what its query carried)."""
+
+    call_sid: str
+    from_raw: str
+    recording_sid: str  # "" when nothing was recorded
+    duration: int
+    digits: str
+    tree: str
+    language: str
+    attempt: int
+
+
+@dataclass
+class RecordingOutcome:
+    what: flow.AfterRecording
+    code: str | None = None
+    someone_alerted: bool = True
+    after: AfterCommit = field(default_factory=AfterCommit)
+
+
+def recording_sid_index(cipher: FieldCipher, sid: str) -> str:
+    return cipher.blind_index("recording-sid:" + sid)
+
+
+def on_recording(svc: Services, done: RecordingDone, now: datetime) -> RecordingOutcome:
+    """A finished recording: stored (for the delete at the provider) and, when it says something
+    or the caller stays on the line, a report. One report per call, however often it is posted."""
+    cipher = svc.cipher
+    phone = caller_number(done.from_raw, svc.settings.default_region)
+    with svc.db.session() as session:
+        call = store_call(session, cipher, done.call_sid, phone, now)
+        if done.recording_sid:
+            outbox.insert_ignoring_duplicates(session, Recording, [{
+                "sid_index": recording_sid_index(cipher, done.recording_sid),
+                "sid_token": cipher.encrypt(done.recording_sid), "call_id": call.id, "language": done.language,
+                "duration_seconds": done.duration, "created_at": now, "delete_attempts": 0,
+            }])
+        existing = reported_already(svc, session, call)
+        if existing is not None:
+            return existing
+        decision = flow.after_recording(done.duration, done.digits, done.attempt)
+        if decision == flow.AfterRecording.AGAIN:
+            return RecordingOutcome(decision)
+        if decision == flow.AfterRecording.MISSED:
+            mark_missed(session, call.id, now)
+            return RecordingOutcome(decision)
+        # Claim the call: of two identical callbacks at once, one opens the report.
+        claimed = session.execute(update(InboundCall).where(
+            InboundCall.id == call.id, InboundCall.incident_id.is_(None),
+            or_(InboundCall.outcome.is_(None), InboundCall.outcome != CallOutcome.REPORTED.value),
+        ).values(outcome=CallOutcome.REPORTED.value))
+        if getattr(claimed, "rowcount", 0) != 1:
+            session.rollback()
+            again = reported_already(svc, session, session.get(InboundCall, call.id) or call)
+            return again or RecordingOutcome(flow.AfterRecording.REPORT)
+        member = session.get(Member, identify(session, cipher, phone).member_id or 0) if phone else None
+        tree = svc.trees.get(done.tree) if done.tree in svc.trees else svc.trees.hotline_tree
+        text = f"voice report, {done.duration} s" if done.duration else "voice report, nothing said"
+        reported = responses.report(svc, session, tree, text=text, reporter_phone=phone or WITHHELD,
+                                    reporter=member if member is not None and member.is_active else None,
+                                    inbound_id=None, now=now)
+        incident = reported.incident
+        session.execute(update(InboundCall).where(InboundCall.id == call.id).values(incident_id=incident.id))
+        if done.recording_sid:
+            session.execute(update(Recording).where(
+                Recording.sid_index == recording_sid_index(cipher, done.recording_sid)).values(incident_id=incident.id))
+        log.info("voice report %s (%s) from %s", incident.code, tree.name, mask_phone(phone) if phone else "withheld")
+        return RecordingOutcome(flow.AfterRecording.REPORT, incident.code, reported.someone_alerted, reported.after)
+
+
+def reported_already(svc: Services, session: Session, call: InboundCall) -> RecordingOutcome | None:
+    """This call's report, when one was opened already (a repeated callback hears the same answer)."""
+    if call.incident_id is None:
+        return None
+    incident = session.get(Incident, call.incident_id)
+    if incident is None:
+        return None
+    someone = escalation.anyone_to_alert(svc, session, incident, incidents.plan_of(svc.cipher, incident))
+    return RecordingOutcome(flow.AfterRecording.REPORT, incident.code, someone)
+
+
+def mark_missed(session: Session, call_id: int, now: datetime) -> bool:
+    """A call that ended with nothing reported: coordinators see it and may call back."""
+    result = session.execute(update(InboundCall).where(
+        InboundCall.id == call_id, InboundCall.outcome.is_(None), InboundCall.incident_id.is_(None),
+    ).values(outcome=CallOutcome.MISSED.value, ended_at=now))
+    return getattr(result, "rowcount", 0) == 1
+
+
+def call_ended(svc: Services, call_sid: str, status: str, now: datetime) -> bool:
+    """The number's call-status callback: a call over with nothing reported is a missed call."""
+    if status not in ("completed", "busy", "no-answer", "failed", "canceled"):
+        return False
+    with svc.db.session() as session:
+        call = session.scalar(select(InboundCall).where(InboundCall.call_sid == call_sid))
+        if call is None:
+            return False  # never answered by us: nothing to call back about that we know of
+        if call.ended_at is None:
+            call.ended_at = now
+        return mark_missed(session, call.id, now)
+
+
+def give_up_stale_calls(session: Session, now: datetime) -> int:
+    """Calls still 'in progress' long after any call could be (the status callback was lost, or
+    none is configured): missed calls, so none goes unseen. Run by the sweep."""
+    result = session.execute(update(InboundCall).where(
+        InboundCall.outcome.is_(None), InboundCall.incident_id.is_(None),
+        InboundCall.received_at <= now - CALL_GIVEN_UP,
+    ).values(outcome=CallOutcome.MISSED.value, ended_at=now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def on_transcript(svc: Services, recording_sid: str, text: str, status: str, now: datetime) -> bool:
+    """Twilio's transcription of an English recording: onto the recording and into the thread,
+    encrypted, once."""
+    text = text.strip()[:4000]
+    if status != "completed" or not text or not recording_sid:
+        return False
+    with svc.db.session() as session:
+        claimed = session.execute(update(Recording).where(
+            Recording.sid_index == recording_sid_index(svc.cipher, recording_sid), Recording.transcript_token.is_(None),
+        ).values(transcript_token=svc.cipher.encrypt(text)))
+        if getattr(claimed, "rowcount", 0) != 1:
+            return False
+        incident_id = session.scalar(select(Recording.incident_id).where(
+            Recording.sid_index == recording_sid_index(svc.cipher, recording_sid)))
+        if incident_id is not None:
+            incidents.append(session, svc.cipher, incident_id, "transcript", now, actor=incidents.REPORTER, body=text)
+    return True
+
+
+# --- the coordinator menu --------------------------------------------------------------------
+
+
+def coordinator_target(svc: Services, incident_id: int | None, now: datetime) -> flow.Target | None:
+    """The incident a coordinator's menu is about: the one named (open or not), else the newest open one."""
+    with svc.db.session() as session:
+        query = select(Incident)
+        if incident_id is not None:
+            query = query.where(Incident.id == incident_id)
+        else:
+            query = query.where(Incident.status.in_([s.value for s in OPEN_STATUSES]))
+        incident = session.scalar(query.order_by(Incident.opened_at.desc(), Incident.id.desc()).limit(1))
+        if incident is None:
+            return None
+        return flow.Target(id=incident.id, code=incident.code, tree=incidents.plan_of(svc.cipher, incident).name,
+                           status=incident.status,
+                           minutes_ago=int((now - incident.opened_at).total_seconds() // 60))
+
+
+def by_keys(svc: Services, digits: str, now: datetime) -> flow.Target | None:
+    """The open incident whose code the coordinator typed on the keypad (only if just one matches)."""
+    with svc.db.session() as session:
+        codes = list(session.scalars(select(Incident.open_code).where(Incident.open_code.is_not(None))))
+        matches = flow.matching_codes(digits, [c for c in codes if c])
+        if len(matches) != 1:
+            return None
+        incident_id = session.scalar(select(Incident.id).where(Incident.open_code == matches[0]))
+    return coordinator_target(svc, incident_id, now)
+
+
+@dataclass
+class Decided:
+    changed: bool
+    code: str
+    closed: bool = False
+    after: AfterCommit = field(default_factory=AfterCommit)
+
+
+def decide(svc: Services, call_sid: str, from_raw: str, decision: flow.Decision, incident_id: int,
+           now: datetime) -> Decided | None:
+    """A coordinator's keypress on an incident, through the same functions the console and a
+    verifier's text use. None when the caller turns out not to be a coordinator."""
+    phone = caller_number(from_raw, svc.settings.default_region)
+    with svc.db.session() as session:
+        caller = identify(session, svc.cipher, phone)
+        incident = session.get(Incident, incident_id, with_for_update=True)
+        if incident is None or not caller.is_coordinator:
+            return None
+        code = incident.code
+        if not incident.is_open:
+            return Decided(False, code, closed=True)
+        if caller.coordinator_id is not None:
+            outcome = threads.decide(svc, session, incident, threads.Decision(decision.value), caller.coordinator_id,
+                                     now)
+            return Decided(outcome.changed, code, after=outcome.after)
+        member = session.get(Member, caller.member_id)
+        assert member is not None
+        if decision == flow.Decision.CONFIRM:
+            was = incident.status
+            result = responses.confirm(svc, session, member, incident, now)
+            return Decided(was != IncidentStatus.CONFIRMED.value, code, after=result.after)
+        status = IncidentStatus.FALSE_ALARM if decision == flow.Decision.FALSE_ALARM else IncidentStatus.RESOLVED
+        result = responses.close(svc, session, member, incident, status, now)
+        return Decided(True, code, after=result.after)
