@@ -16,7 +16,9 @@ class CallOutcome(str, Enum):
 
     REPORTED = "reported"  # a recording opened an incident
     MISSED = "missed"  # the caller hung up before saying anything: coordinators see it
-    COORDINATOR = "coordinator"  # a coordinator used the coordinator menu
+    # A call that needed nothing more (the coordinator menu). A neutral word: a copy of the
+    # database must not tell which calls came from organisers.
+    DONE = "done"
     CALLED_BACK = "called_back"  # a missed call a coordinator has dealt with
 
 

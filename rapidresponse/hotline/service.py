@@ -77,11 +77,18 @@ def store_call(session: Session, cipher: FieldCipher, call_sid: str, phone: str 
     return call
 
 
+def console_phone_index(cipher: FieldCipher, phone: str) -> str:
+    """A console coordinator's phone, indexed apart from members' numbers: a copy of the database
+    cannot tell which member also signs in to the console."""
+    return cipher.blind_index("console-phone:" + phone)
+
+
 def identify(session: Session, cipher: FieldCipher, phone: str | None) -> Caller:
     if phone is None:
         return Caller(phone=None)
     member = registry.find_by_phone(session, cipher, phone)
-    coordinator_id = session.scalar(select(Coordinator.id).where(Coordinator.phone_index == cipher.blind_index(phone)))
+    coordinator_id = session.scalar(select(Coordinator.id).where(Coordinator.phone_index == console_phone_index(
+        cipher, phone)))
     language = member.language if member is not None and member.is_active else "en"
     return Caller(
         phone=phone, language=language, member_id=member.id if member is not None else None,
@@ -101,7 +108,7 @@ def answer(svc: Services, call_sid: str, from_raw: str, now: datetime) -> Caller
         caller = identify(session, svc.cipher, phone)
         if caller.is_coordinator:
             session.execute(update(InboundCall).where(InboundCall.call_sid == call_sid, InboundCall.outcome.is_(None))
-                            .values(outcome=CallOutcome.COORDINATOR.value))
+                            .values(outcome=CallOutcome.DONE.value))
     log.info("hotline call %s from %s", call_sid[-6:], mask_phone(phone) if phone else "a withheld number")
     return caller
 

@@ -1,8 +1,8 @@
 """The hotline: calls stored before they are answered, recordings (id encrypted, length,
 transcript), and a coordinator's own phone (encrypted, with its blind index).
 
-Revision ID: 0009_hotline_calls
-Revises: 0008_lead_stop_wipes_member
+Revision ID: 0010_hotline_calls
+Revises: 0009_members_admin_audit
 Create Date: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import rapidresponse.db
 
-revision = "0009_hotline_calls"
-down_revision = "0008_lead_stop_wipes_member"
+revision = "0010_hotline_calls"
+down_revision = "0009_members_admin_audit"
 branch_labels = None
 depends_on = None
 
