@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 from flask import request
+from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
+from rapidresponse.incidents.models import Incident
 from rapidresponse.messaging.simulator import SimulatorProvider
 from rapidresponse.services import Services
 from rapidresponse.webhooks.routes import twilio_signed
@@ -141,6 +143,23 @@ def test_a_webhook_that_fails_is_heard_as_twilios_application_error(phone, sim_s
     act(phone, sid, action="answer")
     shown = act(phone, sid, action="press", keys="1")
     assert "An application error has occurred" in shown and "Last call (completed)" in shown
+
+
+def test_calling_the_hotline_follows_its_real_flow(phone, sim_svc):
+    """The simulated call hears the hotline's real greeting, presses 1, speaks, and hears its code read back."""
+    response = phone.post("/simulator/calls", data={"phone": NUMBER}, follow_redirects=True)
+    shown = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 200 and "Para español, oprima 9" in shown
+    provider = sim_svc.provider
+    assert isinstance(provider, SimulatorProvider)
+    [(sid, _)] = provider.calls(NUMBER)
+    phone.post(f"/simulator/calls/{sid}", data={"action": "press", "keys": "1"})
+    response = phone.post(f"/simulator/calls/{sid}", data={"action": "record", "said": "two vans at 5th and Main",
+                                                           "seconds": "12"}, follow_redirects=True)
+    shown = html.unescape(response.get_data(as_text=True))
+    with sim_svc.db.session() as session:
+        code = session.scalars(select(Incident.code)).one()
+    assert "Your reference code is " + ", ".join(code) in shown
 
 
 def test_an_unknown_call_is_a_404(phone):
