@@ -1,8 +1,8 @@
 """The hotline: calls stored before they are answered, recordings (id encrypted, length,
 transcript), and a coordinator's own phone (encrypted, with its blind index).
 
-Revision ID: 0012_hotline_calls
-Revises: 0011_voice_alerts_channel
+Revision ID: 0013_hotline_calls
+Revises: 0012_broadcasts
 Create Date: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import rapidresponse.db
 
-revision = "0012_hotline_calls"
-down_revision = "0011_voice_alerts_channel"
+revision = "0013_hotline_calls"
+down_revision = "0012_broadcasts"
 branch_labels = None
 depends_on = None
 
