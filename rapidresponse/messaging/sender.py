@@ -41,7 +41,8 @@ from rapidresponse.alertcalls import service as alertcalls
 from rapidresponse.alertcalls import twiml as call_twiml
 from rapidresponse.db import utcnow
 from rapidresponse.i18n import say_options
-from rapidresponse.incidents.models import ThreadEvent
+from rapidresponse.incidents.models import Acknowledgement, Incident, Participant, ThreadEvent
+from rapidresponse.incidents.service import participant_tag
 from rapidresponse.members.models import CALLABLE_CODES, Member, MemberStatus
 from rapidresponse.messaging.models import Channel, DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.messaging.provider import INVALID_NUMBER, NOT_MOBILE, OPTED_OUT, ProviderError, SentText
@@ -361,6 +362,7 @@ class Sender:
         ).all())
         order = {message_id: i for i, message_id in enumerate(ids)}
         rows.sort(key=lambda row: order[row[0].id])
+        answered = self._answered_calls(session, [row[0] for row in rows])
         claimed: list[_Claimed] = []
         cipher = self.svc.cipher
         bodies: dict[bytes, str] = {}  # an alert's members share one body token (outbox.record)
@@ -387,7 +389,7 @@ class Sender:
             # A landline cannot get a text but answers a call.
             dead = undeliverable is not None and not (is_call and undeliverable in CALLABLE_CODES)
             blocked = member_status == MemberStatus.OPTED_OUT.value or dead
-            if blocked and (message.purpose not in ALWAYS_DELIVER or is_call):
+            if (blocked and (message.purpose not in ALWAYS_DELIVER or is_call)) or message.id in answered:
                 self._finish(message, DeliveryStatus.CANCELLED, now)
                 outcome.cancelled += 1
                 continue
@@ -400,6 +402,23 @@ class Sender:
                 self._leases.hold(text.id, text.token, now)
             self._start_keeper()
         return claimed
+
+    def _answered_calls(self, session: Session, messages: list[OutboundMessage]) -> set[int]:
+        """Alert calls not worth placing any more: the member already answered (by text, or on another
+        call) or the incident closed. A phone that rings after its owner said YES only wastes their time."""
+        calls = [m for m in messages if m.channel == Channel.VOICE.value and m.purpose == Purpose.ALERT.value
+                 and m.incident_id is not None and m.member_id is not None]
+        if not calls:
+            return set()
+        closed = set(session.scalars(select(Incident.id).where(
+            Incident.id.in_({m.incident_id for m in calls}), Incident.closed_at.is_not(None))).all())
+        tags = {m.id: participant_tag(self.svc.cipher, m.incident_id, m.member_id) for m in calls  # type: ignore[arg-type]
+                if m.incident_id not in closed}
+        said = set(session.execute(
+            select(Participant.incident_id, Participant.member_tag).join(
+                Acknowledgement, Acknowledgement.participant_id == Participant.id)
+            .where(Participant.member_tag.in_(tags.values()))).all()) if tags else set()
+        return {m.id for m in calls if m.incident_id in closed or (m.incident_id, tags.get(m.id)) in said}
 
     def _reconcile(self, message: OutboundMessage, to: str, body: str) -> bool:
         """True when the provider already has this text (the dead worker did send it)."""

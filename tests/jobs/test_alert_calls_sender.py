@@ -246,3 +246,32 @@ def test_alert_text_refused_as_not_mobile_switches_the_member_to_voice_and_calls
     [call_id] = outcome.calls
     call = row(svc, OutboundMessage, call_id)
     assert (call.channel, call.dedupe_key) == ("voice", f"alert:{incident.id}:{member_id}:voice")
+
+
+def test_no_call_for_a_member_who_already_answered_or_a_closed_incident(svc, calls_api, sender, client):
+    """A member on both who texted YES before their call went out is not rung; nor is anyone once the
+    incident is closed. Their calls are cancelled, not placed."""
+    from sqlalchemy import select as select_
+
+    from rapidresponse.incidents import responses as incident_responses
+    from rapidresponse.incidents.models import Incident
+    from rapidresponse.incidents.states import IncidentStatus
+    from tests.conftest import Phone
+    from tests.web.voice_helpers import report, voice_members
+
+    ana, bo = voice_members(svc, RESPONDER, OTHER, channel="both")
+    incident = report(client, svc)
+    Phone(client, RESPONDER).reply_to("YES")
+    with svc.db.session() as session:
+        calls = dict(session.execute(select_(OutboundMessage.member_id, OutboundMessage.id).where(
+            OutboundMessage.channel == "voice")).all())
+    sender.send([calls[ana]])
+    assert placed(calls_api) == [] and row(svc, OutboundMessage, calls[ana]).status == "cancelled"
+    with svc.db.session() as session:
+        session.execute(update(OutboundMessage).where(OutboundMessage.id == calls[bo]).values(
+            status=DeliveryStatus.SENDING.value, claimed_at=NOW - timedelta(hours=1)))  # a dead worker's claim
+        found = session.get(Incident, incident.id)
+        incident_responses.close_incident(svc, session, found, IncidentStatus.RESOLVED, NOW, actor="test")
+    provider_called(calls_api)
+    sender.send([calls[bo]])
+    assert placed(calls_api) == [] and row(svc, OutboundMessage, calls[bo]).status == "cancelled"
