@@ -206,6 +206,13 @@ def _people(n: int) -> str:
     return f"{n} {'person' if n == 1 else 'people'}"
 
 
+# How an alert call ended without a keypress, as a coordinator reads it.
+CALL_OUTCOMES = {
+    "busy": "busy", "no-answer": "no answer", "canceled": "canceled", "failed": "the call failed",
+    "completed": "answered, but no key pressed", "machine": "voicemail answered",
+}
+
+
 def describe(kind: str, detail: dict[str, Any], layer_names: dict[int, str]) -> str:
     """A thread event as the short sentence a coordinator reads. Every event's wording lives here;
     a kind this does not know still reads as words, never as raw keys and values."""
@@ -236,10 +243,14 @@ def describe(kind: str, detail: dict[str, Any], layer_names: dict[int, str]) -> 
         return sentence + (", before the report was verified." if detail.get("unverified") else ".")
     if kind == "layer_skipped":
         return f"{layer().capitalize() or 'A layer'} skipped: nobody in it to alert."
+    by_call = " by call" if detail.get("by") == "call" else ""
     if kind == "acknowledged":
-        return f"On the way{in_layer()}."
+        return f"On the way{in_layer()}{by_call}."
     if kind == "declined":
-        return f"Can't come{in_layer()}."
+        return f"Can't come{in_layer()}{by_call}."
+    if kind == "not_reached":
+        outcome = CALL_OUTCOMES.get(str(detail.get("outcome")), "ended without a key pressed")
+        return f"Not reached by call{in_layer()}: {outcome}; still counted as not answered."
     if kind == "status":
         was, now = detail.get("from"), detail.get("to")
         if isinstance(now, str):
@@ -259,7 +270,7 @@ def describe(kind: str, detail: dict[str, Any], layer_names: dict[int, str]) -> 
     if kind == "covered":
         return "Covered: enough responders are on the way, so later layers are not alerted."
     if kind == "delivery":
-        name = TEXT_NAMES.get(str(detail.get("purpose")), "Text")
+        name = "Alert call" if by_call else TEXT_NAMES.get(str(detail.get("purpose")), "Text")
         status = str(detail.get("status") or "updated").replace("_", " ")
         error = detail.get("error")
         return f"{name}{in_layer()}: {status} (provider's report)" + (f", error {error}." if error else ".")

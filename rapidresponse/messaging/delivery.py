@@ -199,11 +199,15 @@ def _write(session: Session, changes: list[_Change], now: datetime) -> bool:
     events = [{"incident_id": c.text.incident_id, "at": now, "kind": "delivery", "actor": f"message {c.text.id}",
                "participant_id": None, "body_token": None,
                "detail": {"status": c.status.value, "error": c.error_code, "purpose": c.text.purpose,
-                          "layer": c.text.layer}}
+                          "layer": c.text.layer, **_by_call(c.text)}}
               for c in changes if c.text.incident_id is not None]
     if events:
         session.execute(insert(ThreadEvent), events)
     return True
+
+
+def _by_call(text: _Text) -> dict[str, str]:
+    return {"by": "call"} if text.channel == Channel.VOICE.value else {}
 
 
 def _mark_member(session: Session, member_id: int | None, error_code: int | None, now: datetime) -> None:
@@ -261,5 +265,5 @@ def _apply(svc: Services, session: Session, texts: dict[str | int, _Text], updat
         incidents.append(session, svc.cipher, message.incident_id, "delivery", now,
                          actor=f"message {message.id}",
                          detail={"status": new.value, "error": update_.error_code, "purpose": message.purpose,
-                                 "layer": message.layer})
+                                 "layer": message.layer, **_by_call(message)})
     return _Change(message, new, update_.error_code, was, update_.ended)

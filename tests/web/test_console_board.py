@@ -168,6 +168,14 @@ def test_message_without_csrf_token_is_refused(app, svc, members):  # noqa: F811
     ("delivery", {"status": "undelivered", "error": 30003, "purpose": "relay", "layer": None},
      "Relayed message: undelivered (provider's report), error 30003."),
     ("team_message", {"recipients": 3}, "Message from the console, texted to 3 people on the way."),
+    ("acknowledged", {"layer": 2, "by": "call"}, "On the way (layer 2, rapid responders) by call."),
+    ("declined", {"layer": 2, "by": "call"}, "Can't come (layer 2, rapid responders) by call."),
+    ("delivery", {"status": "undelivered", "error": None, "purpose": "alert", "layer": 2, "by": "call"},
+     "Alert call (layer 2, rapid responders): undelivered (provider's report)."),
+    ("not_reached", {"by": "call", "outcome": "no-answer", "layer": 2, "message": 9},
+     "Not reached by call (layer 2, rapid responders): no answer; still counted as not answered."),
+    ("not_reached", {"by": "call", "outcome": "machine", "layer": 1, "message": 9},
+     "Not reached by call (layer 1, verifiers): voicemail answered; still counted as not answered."),
     ("something_new", {"count": 2, "flag": False, "name": "verifiers"}, "Something new: count 2, name verifiers."),
 ])
 def test_thread_lines_read_as_sentences(kind, detail, sentence):
