@@ -99,6 +99,7 @@
   if (progress && progress.dataset.done !== 'true') {
     const live = document.getElementById('b-live');
     if (live) live.textContent = '· updating live';
+    let afterwards = 0;
     const tick = () => {
       fetch(progress.dataset.url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
         .then((r) => r.json())
@@ -117,9 +118,8 @@
             const cancel = document.getElementById('cancel-form');
             if (cancel) cancel.hidden = true;
             // Delivery reports keep arriving for a while after the last send: look a few more times.
-            if ((progress.dataset.after = String(Number(progress.dataset.after || 0) + 1)) < 5) {
-              setTimeout(tick, 3000);
-            }
+            afterwards += 1;
+            if (afterwards < 6) setTimeout(tick, 3000);
             return;
           }
           setTimeout(tick, 1000);
