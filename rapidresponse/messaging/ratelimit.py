@@ -102,9 +102,15 @@ class RateLimiter:
             return -wait_us / 1_000_000, None
         return wait_us / 1_000_000, slot_us / 1_000_000
 
-    def acquire(self, cost: int = 1, *, bulk: bool = False) -> float | None:
-        """Wait for a slot and return its time (on the limiter's clock); None when unlimited."""
+    def acquire(self, cost: int = 1, *, bulk: bool = False, ready: Callable[[], bool] | None = None) -> float | None:
+        """Wait for a slot and return its time (on the limiter's clock); None when unlimited.
+
+        `ready` is asked once the slot is reserved, while its wait runs down and before the gate:
+        a check that takes a database round trip (is this broadcast text still wanted?) then adds
+        no jitter between the gate and the send. When it says no, the gate is skipped."""
         if self._script is None or self._gate is None:
+            if ready is not None:
+                ready()
             return None
         cost = max(1, cost)
         while True:
@@ -112,6 +118,11 @@ class RateLimiter:
             if slot is not None:
                 break
             self._sleep(wait)
+        if ready is not None:
+            started = time.monotonic()
+            if not ready():
+                return slot
+            wait = max(0.0, wait - (time.monotonic() - started))
         if wait:
             self._sleep(wait)
         while wait_us := int(self._gate(keys=[self._gate_key], args=[self._gate_interval_us, cost, self._now()])):

@@ -483,8 +483,17 @@ class Sender:
         """Send one claimed text; None when another worker took the claim meanwhile."""
         try:
             self.svc.provider.prepare_thread()
-            (self.call_limiter if text.is_call else self.limiter).acquire(text.segments, bulk=text.bulk)
-            if not self._still_ours(text):
+            checked: list[bool] = []
+
+            def ready() -> bool:
+                checked.append(self._still_ours(text))
+                return checked[-1]
+
+            # Bulk texts are checked against the database once their slot is reserved, before the
+            # gate, so that round trip never delays a send the gate has let through.
+            (self.call_limiter if text.is_call else self.limiter).acquire(
+                text.segments, bulk=text.bulk, ready=ready if text.bulk else None)
+            if not (checked[-1] if checked else self._still_ours(text)):
                 log.warning("message %s: claim taken by another worker while waiting; not sent here", text.id)
                 return None
             validity = None

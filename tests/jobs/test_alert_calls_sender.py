@@ -213,8 +213,10 @@ def test_calls_wait_at_their_own_rate_limit(svc, calls_api, sender):
         def __init__(self, name: str) -> None:
             self.name = name
 
-        def acquire(self, cost: int = 1, *, bulk: bool = False) -> None:
+        def acquire(self, cost: int = 1, *, bulk: bool = False, ready=None) -> None:
             seen.append(self.name)
+            if ready is not None:
+                ready()
 
         def backlog(self) -> float:
             return 0.0

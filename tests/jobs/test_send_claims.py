@@ -37,9 +37,11 @@ class HeldGate:
         self.waiting = threading.Semaphore(0)
         self.open = threading.Event()
 
-    def acquire(self, cost: int = 1, *, bulk: bool = False) -> None:
+    def acquire(self, cost: int = 1, *, bulk: bool = False, ready=None) -> None:
         self.waiting.release()
         assert self.open.wait(10), "the test never let the send through"
+        if ready is not None:
+            ready()
 
     def backlog(self) -> float:
         return 0.0
