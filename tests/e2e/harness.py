@@ -31,6 +31,7 @@ default_tree = "ice"
 
 [trees.ice]
 keywords = ["ICE", "MIGRA"]
+voice_key = "1"
 
 [[trees.ice.layers]]
 name = "verifiers"
@@ -51,6 +52,7 @@ wait_seconds = {wait}
 
 [trees.eviction]
 keywords = ["EVICTION"]
+voice_key = "2"
 
 [[trees.eviction.layers]]
 name = "defenders"
