@@ -15,17 +15,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from rapidresponse import audit
 from rapidresponse.console.accounts import EMAIL, PASSWORD_MIN
 from rapidresponse.console.models import Coordinator, email_index, new_coordinator
 from rapidresponse.db import Database, utcnow
-from rapidresponse.members import importer, registry
+from rapidresponse.members import directory, importer, registry
 from rapidresponse.members.models import Member, MemberStatus, MemberTag
 from rapidresponse.members.phones import InvalidNumberError, normalize_phone
-from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage
 from rapidresponse.privacy.crypto import FieldCipher
 from rapidresponse.privacy.masking import mask_phone
 from rapidresponse.services import Services
@@ -304,7 +303,9 @@ def members_import(svc: Services, args: argparse.Namespace) -> int:
         raise CommandError(f"{args.file}: no members in it, only the header row")
     try:
         with svc.db.session() as session:
-            result = importer.apply(session, svc.cipher, rows, now=utcnow(), welcome=args.welcome)
+            now = utcnow()
+            result = importer.apply(session, svc.cipher, rows, now=now, welcome=args.welcome)
+            audit.record(session, audit.CLI, audit.AuditAction.MEMBERS_IMPORT, now, count=result.imported)
     except importer.RowsRejectedError as exc:
         return report_rejects(exc.rejects)
     except IntegrityError:
@@ -366,15 +367,9 @@ def members_remove(svc: Services, args: argparse.Namespace) -> int:
         member = registry.find_by_phone(session, svc.cipher, phone)
         if member is None:
             raise CommandError(f"no member with the number {mask_phone(phone)}")
-        layers = len(registry.places(svc.cipher, member).trees)
-        # Texts to them not yet handed to the provider would otherwise still go out.
-        session.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.member_id == member.id,
-                   OutboundMessage.status == DeliveryStatus.PENDING.value)
-            .values(status=DeliveryStatus.CANCELLED.value, status_at=utcnow())
-        )
-        session.delete(member)
+        layers = directory.remove(session, svc.cipher, member, utcnow())
+        audit.record(session, audit.CLI, audit.AuditAction.MEMBER_REMOVE, utcnow(), target=audit.Target.MEMBER,
+                     target_id=member.id)
     print(f"removed the member {mask_phone(phone)} and their {plural(layers, 'tree membership')}")
     return 0
 

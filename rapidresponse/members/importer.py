@@ -8,10 +8,12 @@ than working out which half went in. Reject reasons never contain a phone number
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -90,9 +92,7 @@ class ImportResult:
 def read_csv(path: Path) -> tuple[frozenset[str], list[Record]]:
     """The file's columns and its non-blank rows."""
     try:
-        # utf-8-sig: spreadsheets often save a byte-order mark before the header.
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            records = list(csv.reader(handle))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ImportFileError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -101,22 +101,30 @@ def read_csv(path: Path) -> tuple[frozenset[str], list[Record]]:
         raise ImportFileError(f"{path}: not allowed to read it") from None
     except OSError as exc:
         raise ImportFileError(f"{path}: cannot read it ({exc.__class__.__name__})") from None
+    return parse_csv(raw, label=str(path))
+
+
+def parse_csv(raw: bytes, *, label: str) -> tuple[frozenset[str], list[Record]]:
+    """A CSV file's bytes (from disk or an upload) -> its columns and non-blank rows; errors name `label`."""
+    try:
+        # utf-8-sig: spreadsheets often save a byte-order mark before the header.
+        records = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     except UnicodeDecodeError:
-        raise ImportFileError(f"{path}: not UTF-8 text; save the sheet as CSV UTF-8") from None
+        raise ImportFileError(f"{label}: not UTF-8 text; save the sheet as CSV UTF-8") from None
     except csv.Error as exc:
-        raise ImportFileError(f"{path}: not a readable CSV file ({exc})") from None
+        raise ImportFileError(f"{label}: not a readable CSV file ({exc})") from None
     if not records or not any(cell.strip() for cell in records[0]):
-        raise ImportFileError(f"{path}: empty; the first row must be a header like {','.join(COLUMNS)}")
+        raise ImportFileError(f"{label}: empty; the first row must be a header like {','.join(COLUMNS)}")
     header = [cell.strip().lower() for cell in records[0]]
     # Checked before anything from the header is echoed: without a phone column the "header" may be
     # a member's row.
     if "phone" not in header:
-        raise ImportFileError(f"{path}: the header row has no phone column (columns: {','.join(COLUMNS)})")
+        raise ImportFileError(f"{label}: the header row has no phone column (columns: {','.join(COLUMNS)})")
     for name in header:
         if name and name not in COLUMNS:
-            raise ImportFileError(f"{path}: unknown column {name[:40]!r} (columns: {','.join(COLUMNS)})")
+            raise ImportFileError(f"{label}: unknown column {name[:40]!r} (columns: {','.join(COLUMNS)})")
         if name and header.count(name) > 1:
-            raise ImportFileError(f"{path}: the column {name!r} appears twice")
+            raise ImportFileError(f"{label}: the column {name!r} appears twice")
     rows = []
     for number, record in enumerate(records[1:], start=2):
         if not any(cell.strip() for cell in record):
@@ -171,39 +179,48 @@ def parse_rows(columns: frozenset[str], records: Iterable[Record], *, region: st
                 problems.append(Reject(number, "phone", f"same number as row {first_row_of[phone]}"))
             else:
                 first_row_of[phone] = number
-        name = values.get("name", "") or None
-        if name is not None and len(name) > NAME_MAX:
-            problems.append(Reject(number, "name", f"longer than {NAME_MAX} characters"))
-        language = values.get("language", "").lower() or "en"
-        if language not in LANGUAGES:
-            problems.append(Reject(number, "language", f"must be one of {', '.join(LANGUAGES)}"))
-        zone: str | None = None
-        if values.get("zone"):
-            try:
-                zone = registry.normalize_zone(values["zone"])
-            except registry.MemberError as exc:
-                problems.append(Reject(number, "zone", str(exc)))
-        roles = "member"
-        try:
-            roles = registry.parse_roles(values.get("roles", ""))
-        except registry.MemberError as exc:
-            problems.append(Reject(number, "roles", str(exc)))
-        memberships: dict[str, int] = {}
-        try:
-            memberships = parse_trees_cell(values.get("trees", ""), trees)
-        except ValueError as exc:
-            problems.append(Reject(number, "trees", str(exc)))
-        channel = Channel.SMS
-        try:
-            channel = Channel(values.get("channel", "").lower() or Channel.SMS.value)
-        except ValueError:
-            problems.append(Reject(number, "channel", f"must be one of {', '.join(c.value for c in Channel)}"))
+        details, details_problems = parse_details(number, values, trees=trees)
+        problems.extend(details_problems)
         if problems:
             rejects.extend(problems)
             continue
-        good.append(MemberRow(row=number, phone=phone, columns=columns, name=name, language=language,
-                              zone=zone, roles=roles, trees=memberships, channel=channel))
+        good.append(MemberRow(row=number, phone=phone, columns=columns, **details))
     return good, rejects
+
+
+def parse_details(number: int, values: Mapping[str, str], *, trees: Trees) -> tuple[dict[str, Any], list[Reject]]:
+    """Check a row's cells other than the phone (pure): name, language, zone, roles, trees, channel. Returns the
+    MemberRow fields they give and every reason one is refused (the console's edit form uses it too)."""
+    problems: list[Reject] = []
+    name = values.get("name", "") or None
+    if name is not None and len(name) > NAME_MAX:
+        problems.append(Reject(number, "name", f"longer than {NAME_MAX} characters"))
+    language = values.get("language", "").lower() or "en"
+    if language not in LANGUAGES:
+        problems.append(Reject(number, "language", f"must be one of {', '.join(LANGUAGES)}"))
+    zone: str | None = None
+    if values.get("zone"):
+        try:
+            zone = registry.normalize_zone(values["zone"])
+        except registry.MemberError as exc:
+            problems.append(Reject(number, "zone", str(exc)))
+    roles = "member"
+    try:
+        roles = registry.parse_roles(values.get("roles", ""))
+    except registry.MemberError as exc:
+        problems.append(Reject(number, "roles", str(exc)))
+    memberships: dict[str, int] = {}
+    try:
+        memberships = parse_trees_cell(values.get("trees", ""), trees)
+    except ValueError as exc:
+        problems.append(Reject(number, "trees", str(exc)))
+    channel = Channel.SMS
+    try:
+        channel = Channel(values.get("channel", "").lower() or Channel.SMS.value)
+    except ValueError:
+        problems.append(Reject(number, "channel", f"must be one of {', '.join(c.value for c in Channel)}"))
+    return {"name": name, "language": language, "zone": zone, "roles": roles, "trees": memberships,
+            "channel": channel}, problems
 
 
 def existing_members(session: Session, cipher: FieldCipher, phones: Sequence[str]) -> dict[str, Member]:
@@ -218,6 +235,39 @@ def existing_members(session: Session, cipher: FieldCipher, phones: Sequence[str
     return found
 
 
+def opted_out(rows: Sequence[MemberRow], existing: Mapping[str, Member]) -> list[Reject]:
+    """Rows for numbers that texted STOP: an import never puts them back."""
+    return [Reject(row.row, "phone", OPTED_OUT) for row in rows
+            if row.phone in existing and existing[row.phone].status == MemberStatus.OPTED_OUT.value]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What an import would do, worked out without writing anything."""
+
+    rows: list[MemberRow]
+    rejects: list[Reject]
+    new: int
+    updated: int
+
+    @property
+    def rejected_rows(self) -> int:
+        return len({reject.row for reject in self.rejects})
+
+
+def preview(session: Session, cipher: FieldCipher, raw: bytes, *, label: str, region: str,
+            trees: Trees) -> Preview:
+    """Every row checked (as `apply` would, opted-out numbers included); nothing is written."""
+    columns, records = parse_csv(raw, label=label)
+    rows, rejects = parse_rows(columns, records, region=region, trees=trees)
+    if not rows and not rejects:
+        raise ImportFileError(f"{label}: no members in it, only the header row")
+    existing = existing_members(session, cipher, [row.phone for row in rows])
+    rejects = sorted(rejects + opted_out(rows, existing), key=lambda r: r.row)
+    updated = sum(1 for row in rows if row.phone in existing)
+    return Preview(rows=rows, rejects=rejects, new=len(rows) - updated, updated=updated)
+
+
 def apply(session: Session, cipher: FieldCipher, rows: Sequence[MemberRow], *, now: datetime,
           welcome: bool = False) -> ImportResult:
     """Create or update a member per row; raises RowsRejectedError (writing nothing) if any is refused.
@@ -227,8 +277,7 @@ def apply(session: Session, cipher: FieldCipher, rows: Sequence[MemberRow], *, n
     everyone who becomes active through this import gets one welcome text (recorded, not sent).
     """
     existing = existing_members(session, cipher, [row.phone for row in rows])
-    rejects = [Reject(row.row, "phone", OPTED_OUT) for row in rows
-               if row.phone in existing and existing[row.phone].status == MemberStatus.OPTED_OUT.value]
+    rejects = opted_out(rows, existing)
     if rejects:
         raise RowsRejectedError(rejects)
     result = ImportResult()
@@ -245,7 +294,7 @@ def apply(session: Session, cipher: FieldCipher, rows: Sequence[MemberRow], *, n
             result.created += 1
             newly_active.append((member, row.phone))
             continue
-        _update(member, row, cipher)
+        update_member(member, row, cipher)
         if not member.is_active:
             member.status = MemberStatus.ACTIVE.value
             member.consented_at = now
@@ -264,7 +313,7 @@ def apply(session: Session, cipher: FieldCipher, rows: Sequence[MemberRow], *, n
     return result
 
 
-def _update(member: Member, row: MemberRow, cipher: FieldCipher) -> None:
+def update_member(member: Member, row: MemberRow, cipher: FieldCipher) -> None:
     # A column the file does not have leaves that field alone; an empty cell clears it to the default.
     if "name" in row.columns:
         member.name_token = cipher.encrypt(row.name) if row.name else None
