@@ -120,12 +120,16 @@ def _member_or_404(session: Any, member_id: int, *, lock: bool = False) -> Membe
     return member  # type: ignore[no-any-return]
 
 
+def _shown(member_id: int) -> directory.MemberView:
+    svc = _services()
+    with svc.db.session() as session:
+        return directory.view(svc.cipher, _member_or_404(session, member_id))
+
+
 @bp.get("/members/<id:member_id>")
 @auth.login_required
 def member_page(member_id: int) -> Any:
-    svc = _services()
-    with svc.db.session() as session:
-        member = directory.view(svc.cipher, _member_or_404(session, member_id))
+    member = _shown(member_id)
     form = MemberForm(formdata=None, name=member.name or "", language=member.language, zone=member.zone or "")
     return _form_page("console/member.html", form, member=member)
 
@@ -208,10 +212,7 @@ def edit_member(member_id: int) -> Any:
 @bp.get("/members/<id:member_id>/remove")
 @auth.admin_required
 def remove_page(member_id: int) -> Any:
-    svc = _services()
-    with svc.db.session() as session:
-        member = directory.view(svc.cipher, _member_or_404(session, member_id))
-    return render_template("console/member_remove.html", member=member, button_form=ButtonForm())
+    return render_template("console/member_remove.html", member=_shown(member_id), button_form=ButtonForm())
 
 
 @bp.post("/members/<id:member_id>/remove")
