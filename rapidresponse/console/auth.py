@@ -218,4 +218,5 @@ def admin_required(view: F) -> F:
             abort(403, "Only an admin may open this page.")
         return view(*args, **kwargs)
 
+    wrapped.admin_only = True  # type: ignore[attr-defined]  # tests/web/test_console_routes.py walks for it
     return login_required(cast(F, wrapped))
