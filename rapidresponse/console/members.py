@@ -26,13 +26,14 @@ from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.jobs import queues
 from rapidresponse.jobs.dispatch import dispatch
 from rapidresponse.members import directory, importer, registry
-from rapidresponse.members.models import Member, MemberStatus, Role
+from rapidresponse.members.models import Channel, Member, MemberStatus, Role
 from rapidresponse.privacy.crypto import DecryptionError
 from rapidresponse.privacy.masking import mask_phone
 
 # A 10,000-member sheet is about 600 KB; the rest of the app keeps its 64 KiB limit.
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
 ROLE_CHOICES = [r.value for r in Role if r != Role.MEMBER]
+CHANNEL_LABELS = {Channel.SMS: "text messages", Channel.VOICE: "phone calls", Channel.BOTH: "texts and calls"}
 
 
 class MemberForm(FlaskForm):
@@ -40,6 +41,8 @@ class MemberForm(FlaskForm):
     name = StringField("Name (optional)", validators=[Length(max=200)])
     language = SelectField("Language", choices=[SelectChoice(code, language_name(code)) for code in LANGUAGES])
     zone = StringField("Zone (optional)", validators=[Length(max=100)])
+    channel = SelectField("Alerts by", choices=[SelectChoice(c.value, CHANNEL_LABELS[c]) for c in Channel],
+                          default=Channel.SMS.value)
     welcome = BooleanField("Text them a welcome (how to leave)")
 
 
@@ -68,7 +71,7 @@ def _values_from(form: MemberForm) -> dict[str, str]:
              if request.form.get("tree-" + name, "").strip()]
     return {"phone": (form.phone.data or "").strip(), "name": (form.name.data or "").strip(),
             "language": form.language.data or "", "zone": (form.zone.data or "").strip(),
-            "roles": ";".join(roles), "trees": ";".join(trees)}
+            "roles": ";".join(roles), "trees": ";".join(trees), "channel": form.channel.data or ""}
 
 
 def _form_page(template: str, form: MemberForm, *, member: directory.MemberView | None = None,
@@ -130,7 +133,8 @@ def _shown(member_id: int) -> directory.MemberView:
 @auth.login_required
 def member_page(member_id: int) -> Any:
     member = _shown(member_id)
-    form = MemberForm(formdata=None, name=member.name or "", language=member.language, zone=member.zone or "")
+    form = MemberForm(formdata=None, name=member.name or "", language=member.language, zone=member.zone or "",
+                      channel=member.channel or Channel.SMS.value)
     return _form_page("console/member.html", form, member=member)
 
 
@@ -181,7 +185,7 @@ def add_member() -> Any:
     return redirect(url_for("console.member_page", member_id=added_id))
 
 
-EDITABLE = frozenset({"name", "language", "zone", "roles", "trees"})
+EDITABLE = frozenset({"name", "language", "zone", "roles", "trees", "channel"})
 
 
 @bp.post("/members/<id:member_id>")

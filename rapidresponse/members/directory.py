@@ -31,6 +31,7 @@ PAGE_SIZE = 50
 QUERY_MAX = 100
 STATUS_LABELS = {MemberStatus.ACTIVE.value: "active", MemberStatus.PENDING.value: "pending (not confirmed yet)",
                  MemberStatus.OPTED_OUT.value: "opted out (texted STOP)"}
+CHANNEL_LABELS = {"sms": "alerts by text", "voice": "alerts by call", "both": "alerts by text and call"}
 UNDELIVERABLE = {21211: "invalid number", 21614: "not a mobile number", 21610: "blocked at the provider (STOP)"}
 
 
@@ -47,10 +48,14 @@ class MemberView:
     zone: str | None
     roles: list[str]  # without the "member" everyone has
     trees: dict[str, int]
-    channel: str | None
+    channel: str  # sms, voice or both
     undeliverable: str | None
     joined_at: datetime | None
     opted_out_at: datetime | None
+
+    @property
+    def channel_label(self) -> str:
+        return CHANNEL_LABELS.get(self.channel, self.channel)
 
 
 @dataclass(frozen=True)
@@ -82,13 +87,12 @@ def _open(cipher: FieldCipher, token: bytes | None) -> str | None:
 def view(cipher: FieldCipher, member: Member) -> MemberView:
     places = registry.places(cipher, member)
     phone = _open(cipher, member.phone_token)
-    channel = getattr(member, "channel", None)  # members.channel arrives with voice alerts
     return MemberView(
         id=member.id, number=mask_phone(phone) if phone else "(wiped after STOP)",
         name=_open(cipher, member.name_token), status=member.status,
         status_label=STATUS_LABELS.get(member.status, member.status), language=member.language, zone=member.zone,
         roles=sorted(r for r in places.roles if r != "member"), trees=dict(sorted(places.trees.items())),
-        channel=str(channel.value if hasattr(channel, "value") else channel) if channel else None,
+        channel=member.channel,
         undeliverable=(UNDELIVERABLE.get(member.undeliverable_code, f"error {member.undeliverable_code}")
                        if member.undeliverable_code is not None else None),
         joined_at=member.consented_at or member.created_at, opted_out_at=member.opted_out_at,
@@ -163,7 +167,7 @@ def remove(session: Session, cipher: FieldCipher, member: Member, now: datetime)
     return layers
 
 
-EXPORT_COLUMNS = ("phone", "name", "language", "zone", "roles", "trees")
+EXPORT_COLUMNS = ("phone", "name", "language", "zone", "roles", "trees", "channel")
 
 
 def export_csv(session: Session, cipher: FieldCipher) -> tuple[str, int]:
@@ -180,7 +184,7 @@ def export_csv(session: Session, cipher: FieldCipher) -> tuple[str, int]:
         writer.writerow((
             _open(cipher, member.phone_token), _open(cipher, member.name_token) or "", member.language,
             member.zone or "", ";".join(sorted(r for r in places.roles if r != "member")),
-            ";".join(f"{t}:{n}" for t, n in sorted(places.trees.items())),
+            ";".join(f"{t}:{n}" for t, n in sorted(places.trees.items())), member.channel,
         ))
         count += 1
     return out.getvalue(), count

@@ -88,7 +88,7 @@ def test_list_shows_roles_trees_zone_language_and_status(client, svc, coordinato
     page = client.get("/members").data.decode()
     assert "Members <span class=\"muted\">(4)</span>" in page
     assert "responder" in page and "ice layer 1" in page and "eviction layer 1" in page
-    assert "eastside" in page and "pending (not confirmed yet)" in page
+    assert "eastside" in page and "pending (not confirmed yet)" in page and "alerts by text" in page
     assert_no_full_number(page, ANA, BEN, CARLA, "+12125550199")
     assert "Carla" not in client.get("/members?tree=ice&q=ana").data.decode()
     assert "Carla" in client.get("/members?tree=eviction").data.decode()
@@ -119,12 +119,13 @@ def test_admin_adds_a_member_through_the_importers_checks(client, svc, admin):
     and in the layers chosen; the audit log says who added which member."""
     response = client.post("/members/new", data={
         "phone": "(212) 555-0177", "name": "Dee", "language": "es", "zone": "North Side",
-        "roles": ["responder"], "tree-ice": "2"})
+        "roles": ["responder"], "tree-ice": "2", "channel": "both"})
     assert response.status_code == 302
     with svc.db.session() as session:
         member = registry.find_by_phone(session, svc.cipher, "+12125550177")
         assert member.status == "active" and member.zone == "north side" and member.language == "es"
         assert registry.places(svc.cipher, member).trees == {"ice": 2}
+        assert member.channel == "both"
         assert registry.has_role(svc.cipher, member, registry.Role.RESPONDER)
     assert log_of(svc) == [(admin, "member_add", "member", member.id)]
     assert "0177" not in every_audit_value(svc) and "Dee" not in every_audit_value(svc)
@@ -139,6 +140,7 @@ def test_admin_adds_a_member_through_the_importers_checks(client, svc, admin):
     ({"phone": "+12125550178", "language": "en", "roles": ["boss"]}, "unknown role"),
     ({"phone": "+12125550178", "language": "en", "tree-ice": "9"}, "ice has layers 1 to 3"),
     ({"phone": "+12125550178", "language": "en", "name": "x" * 150}, "longer than 100"),
+    ({"phone": "+12125550178", "language": "en", "channel": "fax"}, "Not a valid choice"),
 ])
 def test_a_bad_member_form_says_why_and_adds_nobody(client, svc, admin, people, data, message):
     """Every refused value is named on the form again; nothing is written and nothing audited."""
@@ -162,11 +164,12 @@ def test_adding_someone_who_texted_stop_is_refused(client, svc, admin):
 def test_admin_edits_a_member_and_it_is_audited(client, svc, admin, people):
     """Name, language, zone, roles and tree places change together; the number stays."""
     response = client.post(f"/members/{people['ana']}", data={
-        "name": "Ana M.", "language": "en", "zone": "centro", "tree-eviction": "2"})
+        "name": "Ana M.", "language": "en", "zone": "centro", "tree-eviction": "2", "channel": "voice"})
     assert response.status_code == 302
     with svc.db.session() as session:
         member = session.get(Member, people["ana"])
         assert svc.cipher.decrypt(member.name_token) == "Ana M." and member.zone == "centro"
+        assert member.channel == "voice"
         assert registry.places(svc.cipher, member).trees == {"eviction": 2}
         assert not registry.has_role(svc.cipher, member, registry.Role.RESPONDER)
         assert svc.cipher.decrypt(member.phone_token) == ANA and member.status == "active"
@@ -268,9 +271,9 @@ def test_export_is_a_csv_the_import_reads_back_audited(client, svc, admin, peopl
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     lines = response.data.decode().splitlines()
-    assert lines[0] == "phone,name,language,zone,roles,trees"
-    assert f"{ANA},Ana Martínez,es,eastside,responder,ice:1" in lines
-    assert f"{CARLA},Carla Díaz,en,,responder,eviction:1;ice:2" in lines
+    assert lines[0] == "phone,name,language,zone,roles,trees,channel"
+    assert f"{ANA},Ana Martínez,es,eastside,responder,ice:1,sms" in lines
+    assert f"{CARLA},Carla Díaz,en,,responder,eviction:1;ice:2,sms" in lines
     assert len(lines) == 4  # the pending member is not exported
     assert log_of(svc) == [(admin, "members_export", None, None)]
     with svc.db.session() as session:
