@@ -168,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     enable = coordinator_commands.add_parser("enable", help="let a disabled sign-in in again")
     enable.add_argument("email", metavar="EMAIL")
 
+    phone = coordinator_commands.add_parser(
+        "phone", help="set a coordinator's own phone: calling the hotline from it opens the coordinator menu")
+    phone.add_argument("email", metavar="EMAIL")
+    phone.add_argument("phone", metavar="PHONE", nargs="?", help="their number, e.g. +12125550123")
+    phone.add_argument("--clear", action="store_true", help="forget their phone")
+
     unlock = coordinator_commands.add_parser(
         "unlock", help="clear failed sign-ins counted against a coordinator's email (from any address)")
     unlock.add_argument("email", metavar="EMAIL")
@@ -234,7 +240,8 @@ def db_purge(svc: Services, args: argparse.Namespace) -> int:
         print("warning: the write-ahead log could not be emptied (another process is reading the "
               "database); stop web and workers and run this again", file=sys.stderr)
     print(f"deleted {purged.incidents} closed incidents, {purged.texts_out} texts sent, "
-          f"{purged.texts_in} texts received and {purged.simulated} simulator messages older than {days} days")
+          f"{purged.texts_in} texts received, {purged.calls} hotline calls, {purged.recordings} recordings and "
+          f"{purged.simulated} simulator messages older than {days} days")
     return 0
 
 
@@ -259,16 +266,39 @@ def db_shred(svc: Services, args: argparse.Namespace) -> int:
         typed = ""
     if typed.strip() != SHRED_WORD:
         raise CommandError(f"nothing deleted (you did not type {SHRED_WORD})")
+    at_provider = delete_recordings_first(svc)
     with svc.db.session() as session:
         done = shred.shred(session, members=args.members, now=utcnow())
     svc.db.compact()
-    print(f"deleted {plural(done.incidents, 'incident')}, {plural(done.messages, 'message')}"
+    print(f"deleted {plural(done.incidents, 'incident')}, {plural(done.messages, 'message')}, "
+          f"{plural(done.calls, 'hotline call')}, {plural(done.recordings, 'recording')}"
           + (f" and {plural(done.members, 'member')}" if args.members else "")
           + "; the database is compacted")
+    if at_provider or done.recordings_at_provider:
+        print(f"{plural(at_provider, 'recording')} deleted at the provider first"
+              + (f"; {plural(done.recordings_at_provider, 'recording')} could not be and stay there: delete them "
+                 "in the Twilio console (Monitor > Logs > Call recordings)" if done.recordings_at_provider else ""))
     if args.key_file and key_file is not None:
         shred.destroy_key_file(key_file)
         print(f"{key_file} overwritten and removed; stop web and workers, which still hold the key in memory")
     return 0
+
+
+def delete_recordings_first(svc: Services) -> int:
+    """Before a shred, delete at the provider the recordings it still holds (their ids go with the
+    database). Best effort: a shred must go on with a lost key or an unreachable provider."""
+    from rapidresponse.hotline.models import Recording
+    from rapidresponse.messaging import deletes
+
+    try:
+        with svc.db.session() as session:
+            ids = list(session.scalars(select(Recording.id).where(Recording.sid_token.is_not(None))))
+        if not ids:
+            return 0
+        return deletes.delete_claimed(svc, deletes.Due(recordings=ids), utcnow).deleted
+    except Exception as exc:  # noqa: BLE001 - the shred itself must not wait on this
+        print(f"warning: recordings could not be deleted at the provider first ({type(exc).__name__})", file=sys.stderr)
+        return 0
 
 
 def db_rotate_key(svc: Services, args: argparse.Namespace) -> int:
@@ -442,6 +472,34 @@ def coordinators_account(svc: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+def coordinators_phone(svc: Services, args: argparse.Namespace) -> int:
+    """Their phone, encrypted, found by its own blind index (apart from members' numbers)."""
+    from rapidresponse.console.models import console_phone_index
+
+    email = normalize_email(args.email)
+    if args.clear == bool(args.phone):
+        raise CommandError("PHONE: give a number, or --clear to forget it")
+    number = None
+    if args.phone:
+        try:
+            number = normalize_phone(args.phone, svc.settings.default_region)
+        except InvalidNumberError as exc:
+            raise CommandError(f"PHONE: {exc}") from None
+    try:
+        with svc.db.session() as session:
+            coordinator = session.scalar(select(Coordinator).where(
+                Coordinator.email_index == email_index(svc.cipher, email)))
+            if coordinator is None:
+                raise CommandError(f"no coordinator {email}")
+            coordinator.phone_index = console_phone_index(svc.cipher, number) if number else None
+            coordinator.phone_token = svc.cipher.encrypt(number) if number else None
+    except IntegrityError:
+        raise CommandError("PHONE: another coordinator has this phone") from None
+    print(f"{email}: phone set to {mask_phone(number)}; calls from it get the coordinator menu" if number
+          else f"{email}: phone forgotten")
+    return 0
+
+
 def coordinators_unlock(svc: Services, args: argparse.Namespace) -> int:
     from rapidresponse.console.auth import limiter
 
@@ -541,6 +599,7 @@ COMMANDS: dict[tuple[str, str], Callable[[Services, argparse.Namespace], int]] =
     ("members", "remove"): members_remove,
     ("coordinators", "create"): coordinators_create,
     ("coordinators", "unlock"): coordinators_unlock,
+    ("coordinators", "phone"): coordinators_phone,
     ("coordinators", "invite"): coordinators_invite,
     ("coordinators", "reset-password"): coordinators_account,
     ("coordinators", "disable"): coordinators_account,

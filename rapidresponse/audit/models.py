@@ -25,7 +25,8 @@ class AuditAction(str, Enum):
     STAND_DOWN = "stand_down"  # closed as a false alarm
     RESOLVE = "resolve"
     CLOSE_DRILL = "close_drill"
-    REVEAL = "reveal"  # a masked number shown in full (console/threads.reveal)
+    REVEAL = "reveal"  # a masked number shown in full (console/threads.reveal, a missed call's caller)
+    LISTEN = "listen"  # a hotline recording played in the console
     SHRED = "shred"  # every incident, thread and message deleted (count: incidents)
     MEMBER_ADD = "member_add"
     MEMBER_EDIT = "member_edit"
@@ -49,6 +50,8 @@ class Target(str, Enum):
     INCIDENT = "incident"
     MEMBER = "member"
     BROADCAST = "broadcast"
+    CALL = "call"  # a hotline call (missed calls' call-back)
+    RECORDING = "recording"
     COORDINATOR = "account"  # a console sign-in; see the module docstring for the stored word
 
 

@@ -82,6 +82,12 @@ def email_index(cipher: FieldCipher, email: str) -> str:
     return cipher.blind_index("email:" + normalize_email(email))
 
 
+def console_phone_index(cipher: FieldCipher, phone: str) -> str:
+    """A coordinator's own phone (E.164), indexed apart from members' numbers: a copy of the
+    database cannot tell which member also signs in to the console."""
+    return cipher.blind_index("console-phone:" + phone)
+
+
 def new_coordinator(cipher: FieldCipher, email: str, password_hash: str, *, admin: bool = False) -> Coordinator:
     email = normalize_email(email)
     return Coordinator(email_index=email_index(cipher, email), email_token=cipher.encrypt(email),

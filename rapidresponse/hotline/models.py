@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rapidresponse.db import Base, UTCDateTime, utcnow
+from rapidresponse.privacy.crypto import FieldCipher
 
 
 class CallOutcome(str, Enum):
@@ -69,3 +70,8 @@ class Recording(Base):
     provider_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     delete_after: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     delete_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def recording_sid_index(cipher: FieldCipher, sid: str) -> str:
+    """How a recording is recognised (a repeated callback, its transcript) without its id in clear."""
+    return cipher.blind_index("recording-sid:" + sid)

@@ -11,14 +11,15 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from rapidresponse import audit
 from rapidresponse.console import threads
-from rapidresponse.console.models import Coordinator
+from rapidresponse.console.models import Coordinator, console_phone_index
 from rapidresponse.escalation import service as escalation
 from rapidresponse.hotline import flow
-from rapidresponse.hotline.models import CallOutcome, InboundCall, Recording
+from rapidresponse.hotline.models import CallOutcome, InboundCall, Recording, recording_sid_index
 from rapidresponse.incidents import responses
 from rapidresponse.incidents import service as incidents
 from rapidresponse.incidents.models import Incident
@@ -75,12 +76,6 @@ def store_call(session: Session, cipher: FieldCipher, call_sid: str, phone: str 
     call = session.scalar(select(InboundCall).where(InboundCall.call_sid == call_sid))
     assert call is not None
     return call
-
-
-def console_phone_index(cipher: FieldCipher, phone: str) -> str:
-    """A console coordinator's phone, indexed apart from members' numbers: a copy of the database
-    cannot tell which member also signs in to the console."""
-    return cipher.blind_index("console-phone:" + phone)
 
 
 def identify(session: Session, cipher: FieldCipher, phone: str | None) -> Caller:
@@ -140,10 +135,6 @@ class RecordingOutcome:
     code: str | None = None
     someone_alerted: bool = True
     after: AfterCommit = field(default_factory=AfterCommit)
-
-
-def recording_sid_index(cipher: FieldCipher, sid: str) -> str:
-    return cipher.blind_index("recording-sid:" + sid)
 
 
 def on_recording(svc: Services, done: RecordingDone, now: datetime) -> RecordingOutcome:
@@ -317,3 +308,84 @@ def decide(svc: Services, call_sid: str, from_raw: str, decision: flow.Decision,
         status = IncidentStatus.FALSE_ALARM if decision == flow.Decision.FALSE_ALARM else IncidentStatus.RESOLVED
         result = responses.close(svc, session, member, incident, status, now)
         return Decided(True, code, after=result.after)
+
+
+# --- for the console: missed calls and recordings ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class MissedCall:
+    id: int
+    at: datetime
+    caller: str  # "…4521", or "a withheld number"
+    can_call_back: bool
+
+
+def missed_calls(session: Session, cipher: FieldCipher, limit: int = 200) -> list[MissedCall]:
+    """Missed hotline calls not yet dealt with, newest first; numbers masked."""
+    rows = session.scalars(select(InboundCall).where(InboundCall.outcome == CallOutcome.MISSED.value)
+                           .order_by(InboundCall.received_at.desc(), InboundCall.id.desc()).limit(limit))
+    return [MissedCall(id=c.id, at=c.received_at,
+                       caller=mask_phone(cipher.decrypt(c.from_token)) if c.from_token else "a withheld number",
+                       can_call_back=c.from_token is not None) for c in rows]
+
+
+def missed_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(InboundCall).where(
+        InboundCall.outcome == CallOutcome.MISSED.value)) or 0)
+
+
+@dataclass(frozen=True)
+class Revealed:
+    call_id: int
+    number: str
+
+
+def reveal_caller(session: Session, cipher: FieldCipher, call_id: int, coordinator_id: int,
+                  now: datetime) -> Revealed | None:
+    """A missed call's number in full, for a coordinator to call back: the one door to it, audited.
+    None for a call we do not have or a withheld caller (nothing to call back)."""
+    call = session.get(InboundCall, call_id)
+    if call is None or call.from_token is None:
+        return None
+    audit.record(session, coordinator_id, audit.AuditAction.REVEAL, now, target=audit.Target.CALL, target_id=call.id)
+    log.info("coordinator #%d revealed the caller of hotline call %d", coordinator_id, call.id)
+    return Revealed(call.id, cipher.decrypt(call.from_token))
+
+
+def mark_called_back(session: Session, call_id: int, coordinator_id: int, now: datetime) -> bool:
+    """A coordinator dealt with a missed call: off the list."""
+    result = session.execute(update(InboundCall).where(
+        InboundCall.id == call_id, InboundCall.outcome == CallOutcome.MISSED.value,
+    ).values(outcome=CallOutcome.CALLED_BACK.value, handled_by=coordinator_id, handled_at=now))
+    return getattr(result, "rowcount", 0) == 1
+
+
+@dataclass(frozen=True)
+class RecordingLine:
+    id: int
+    duration: int
+    language: str
+    playable: bool  # still at the provider
+    transcript: str | None
+
+
+def recordings_of(session: Session, cipher: FieldCipher, incident_id: int) -> list[RecordingLine]:
+    rows = session.scalars(select(Recording).where(Recording.incident_id == incident_id).order_by(Recording.id))
+    return [RecordingLine(id=r.id, duration=r.duration_seconds, language=r.language,
+                          playable=r.sid_token is not None,
+                          transcript=cipher.decrypt(r.transcript_token) if r.transcript_token else None)
+            for r in rows]
+
+
+def recording_to_play(session: Session, cipher: FieldCipher, incident_id: int, recording_id: int,
+                      coordinator_id: int, now: datetime, *, audited: bool = True) -> str | None:
+    """The provider's id of a recording of this incident, for streaming it to a coordinator
+    (audited); None when there is no such recording or it is deleted at the provider."""
+    recording = session.get(Recording, recording_id)
+    if recording is None or recording.incident_id != incident_id or recording.sid_token is None:
+        return None
+    if audited:
+        audit.record(session, coordinator_id, audit.AuditAction.LISTEN, now, target=audit.Target.RECORDING,
+                     target_id=recording.id)
+    return cipher.decrypt(recording.sid_token)

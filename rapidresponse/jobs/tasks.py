@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from rapidresponse.db import utcnow
 from rapidresponse.escalation import service as escalation
+from rapidresponse.hotline import service as hotline
 from rapidresponse.inbound import service as inbound
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.jobs import broadcasts as broadcast_jobs
@@ -129,6 +130,8 @@ def sweep() -> dict[str, int]:
     except RedisError:
         log.error("sweep could not reach the status callbacks in Redis")
     counts["broadcasts"] = broadcast_jobs.resume_stalled(svc, now)
+    with svc.db.session() as session:
+        counts["missed_calls"] = hotline.give_up_stale_calls(session, now)
     counts["purged"] = purge_if_due(svc, now)
     counts["provider_deletes"] = queue_provider_deletes(svc, now)
     return counts
@@ -138,22 +141,28 @@ def queue_provider_deletes(svc: Services, now: datetime) -> int:
     """Claim the texts due for deletion at the provider and queue them (bulk: sends come first)."""
     if not svc.settings.provider_delete:
         return 0
+    settings = svc.settings
+    kept = deletes.RecordingsKept(after_close=timedelta(hours=settings.recording_keep_hours),
+                                  at_most=timedelta(days=settings.retention_days) if settings.retention_days else None)
     with svc.db.session() as session:
-        due = deletes.claim_due(session, now, timedelta(seconds=svc.settings.provider_delete_delay_seconds))
-    size = svc.settings.alert_batch_size
+        due = deletes.claim_due(session, now, timedelta(seconds=settings.provider_delete_delay_seconds),
+                                recordings=kept)
+    size = settings.alert_batch_size
     try:
-        for start in range(0, max(len(due.outbound), len(due.inbound)), size):
+        for start in range(0, max(len(due.outbound), len(due.inbound), len(due.recordings)), size):
             queues.enqueue(svc, queues.BULK, DELETE_AT_PROVIDER, due.outbound[start : start + size],
-                           due.inbound[start : start + size])
+                           due.inbound[start : start + size], due.recordings[start : start + size])
     except RedisError:
         log.error("sweep could not queue provider deletes; their claims run out and they are queued again")
-    return len(due.outbound) + len(due.inbound)
+    return len(due.outbound) + len(due.inbound) + len(due.recordings)
 
 
-def delete_at_provider(outbound_ids: list[int], inbound_ids: list[int]) -> dict[str, int]:
-    """Delete these texts at the provider and forget their SIDs; refusals are tried again later."""
+def delete_at_provider(outbound_ids: list[int], inbound_ids: list[int],
+                       recording_ids: list[int] | None = None) -> dict[str, int]:
+    """Delete these texts and hotline recordings at the provider and forget their ids; refusals
+    are tried again later."""
     svc = process_services()
-    done = deletes.delete_claimed(svc, deletes.Due(outbound_ids, inbound_ids), utcnow)
+    done = deletes.delete_claimed(svc, deletes.Due(outbound_ids, inbound_ids, recording_ids or []), utcnow)
     return {"deleted": done.deleted, "already_gone": done.already_gone, "retry": done.retry}
 
 

@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from rapidresponse.hotline.models import Recording
+from rapidresponse.incidents.models import Incident
 from rapidresponse.messaging.models import Channel, DeliveryStatus, InboundMessage, OutboundMessage
 from rapidresponse.messaging.provider import NOT_DELETABLE_YET, ProviderError
 from rapidresponse.privacy.crypto import FieldCipher
@@ -57,13 +59,26 @@ def forgotten_sid(cipher: FieldCipher, sid: str) -> str:
 class Due:
     outbound: list[int] = field(default_factory=list)
     inbound: list[int] = field(default_factory=list)
+    recordings: list[int] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.outbound or self.inbound)
+        return bool(self.outbound or self.inbound or self.recordings)
 
 
-def claim_due(session: Session, now: datetime, delay: timedelta, limit: int = 1000) -> Due:
-    """Claim the texts whose provider copy is due for deletion (so the next sweep leaves them be)."""
+@dataclass(frozen=True)
+class RecordingsKept:
+    """How long a hotline recording stays at the provider: `after_close` once its incident is
+    closed (RECORDING_KEEP_HOURS), and never longer than `at_most` after it was made (RETENTION_DAYS;
+    None: no limit). One that opened no incident goes after the delete delay."""
+
+    after_close: timedelta = timedelta(hours=24)
+    at_most: timedelta | None = None
+
+
+def claim_due(session: Session, now: datetime, delay: timedelta, limit: int = 1000,
+              recordings: RecordingsKept | None = None) -> Due:
+    """Claim the texts and recordings whose provider copy is due for deletion (so the next sweep
+    leaves them be)."""
     not_claimed = or_(OutboundMessage.delete_after.is_(None), OutboundMessage.delete_after <= now)
     outbound = list(session.scalars(select(OutboundMessage.id).where(
         OutboundMessage.provider_sid.is_not(None), not_claimed,
@@ -75,13 +90,26 @@ def claim_due(session: Session, now: datetime, delay: timedelta, limit: int = 10
         InboundMessage.outcome.is_not(None), InboundMessage.outcome != "handling",
         or_(InboundMessage.delete_after.is_(None), InboundMessage.delete_after <= now),
     ).order_by(InboundMessage.id).limit(limit)))
+    kept = recordings or RecordingsKept()
+    due_recording = [and_(Recording.incident_id.is_(None), Recording.created_at <= now - delay),
+                     and_(Incident.closed_at.is_not(None), Incident.closed_at <= now - kept.after_close)]
+    if kept.at_most is not None:
+        due_recording.append(Recording.created_at <= now - kept.at_most)
+    claimed_recordings = list(session.scalars(
+        select(Recording.id).outerjoin(Incident, Incident.id == Recording.incident_id).where(
+            Recording.sid_token.is_not(None),
+            or_(Recording.delete_after.is_(None), Recording.delete_after <= now), or_(*due_recording),
+        ).order_by(Recording.id).limit(limit)))
+    if claimed_recordings:
+        session.execute(update(Recording).where(Recording.id.in_(claimed_recordings))
+                        .values(delete_after=now + CLAIM))
     if outbound:
         session.execute(update(OutboundMessage).where(OutboundMessage.id.in_(outbound))
                         .values(delete_after=now + CLAIM))
     if inbound:
         session.execute(update(InboundMessage).where(InboundMessage.id.in_(inbound))
                         .values(delete_after=now + CLAIM))
-    return Due(outbound, inbound)
+    return Due(outbound, inbound, claimed_recordings)
 
 
 @dataclass
@@ -104,13 +132,19 @@ def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> De
                 calls.add(message_id)
         inbound = dict(session.execute(select(InboundMessage.id, InboundMessage.message_sid).where(
             InboundMessage.id.in_(due.inbound), InboundMessage.provider_deleted_at.is_(None))).all())
+        recordings = {i: svc.cipher.decrypt(token) for i, token in session.execute(
+            select(Recording.id, Recording.sid_token).where(
+                Recording.id.in_(due.recordings), Recording.sid_token.is_not(None))).all() if token is not None}
     work = [("out", i, sid) for i, sid in outbound.items() if sid] + [("in", i, sid) for i, sid in inbound.items()]
+    work += [("recording", i, sid) for i, sid in recordings.items()]
     if not work:
         return Deleted()
 
     def attempt(item: tuple[str, int, str]) -> ProviderError | None:
         try:
-            if item[0] == "out" and item[1] in calls:
+            if item[0] == "recording":
+                svc.provider.delete_recording(item[2])
+            elif item[0] == "out" and item[1] in calls:
                 svc.provider.delete_call(item[2])
             else:
                 svc.provider.delete_message(item[2])
@@ -124,7 +158,8 @@ def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> De
     now = clock()
     with svc.db.session() as session:
         for (direction, message_id, sid), error in zip(work, results, strict=True):
-            model = OutboundMessage if direction == "out" else InboundMessage
+            model: type[OutboundMessage] | type[InboundMessage] | type[Recording] = (
+                OutboundMessage if direction == "out" else InboundMessage if direction == "in" else Recording)
             if error is None or error.http_status == 404:
                 if error is None:
                     done.deleted += 1
@@ -133,6 +168,10 @@ def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> De
                 if direction == "out":
                     session.execute(update(OutboundMessage).where(OutboundMessage.id == message_id)
                                     .values(provider_sid=None, delete_after=None))
+                elif direction == "recording":
+                    # Only its length and transcript stay: the provider's id goes with the audio.
+                    session.execute(update(Recording).where(Recording.id == message_id)
+                                    .values(sid_token=None, provider_deleted_at=now, delete_after=None))
                 else:
                     session.execute(update(InboundMessage).where(InboundMessage.id == message_id).values(
                         message_sid=forgotten_sid(svc.cipher, sid), provider_deleted_at=now, delete_after=None))
@@ -142,6 +181,6 @@ def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> De
             session.execute(update(model).where(model.id == message_id).values(
                 delete_attempts=attempts, delete_after=now + retry_after(attempts)))
             if error.code != NOT_DELETABLE_YET:
-                log.warning("provider delete of %s message %s refused (%s); trying again in %s", direction,
+                log.warning("provider delete of %s %s refused (%s); trying again in %s", direction,
                             message_id, error.code or error.http_status or error, retry_after(attempts))
     return done

@@ -58,6 +58,14 @@ class FoundCall:
     created_at: datetime | None
 
 
+@dataclass(frozen=True)
+class Audio:
+    """A recording's audio, fetched for one listener and not kept."""
+
+    content: bytes
+    content_type: str
+
+
 class Provider(Protocol):
     name: str
 
@@ -81,6 +89,16 @@ class Provider(Protocol):
 
     def find_calls(self, to: str, since: datetime) -> list[FoundCall]:
         """Calls already placed to `to` since `since`: reconciliation before any call is placed again."""
+        ...
+
+    def fetch_recording(self, sid: str) -> Audio:
+        """A recording's audio, with the account's credentials (its URL never reaches a browser).
+        Raises ProviderError: http_status 404 when it is gone."""
+        ...
+
+    def delete_recording(self, sid: str) -> None:
+        """Delete one recording (audio and transcriptions) at the provider. Raises ProviderError:
+        http_status 404 when it is already gone."""
         ...
 
     def delete_message(self, sid: str) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from rapidresponse.db import Database
 from rapidresponse.messaging.delivery import StatusUpdate
 from rapidresponse.messaging.models import SimulatedMessage
-from rapidresponse.messaging.provider import FoundCall, FoundText, ProviderError, SentText
+from rapidresponse.messaging.provider import Audio, FoundCall, FoundText, ProviderError, SentText
 from rapidresponse.privacy.crypto import FieldCipher
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,14 @@ class SimulatorProvider:
     def find_calls(self, to: str, since: datetime) -> list[FoundCall]:
         return [FoundCall(sid=r.sid, created_at=r.created_at) for r in self._sent(to, since, "call")]
 
+    def fetch_recording(self, sid: str) -> Audio:
+        """The simulator records no sound: a second of silence stands in for the audio."""
+        return Audio(silence(), "audio/x-wav")
+
+    def delete_recording(self, sid: str) -> None:
+        """Nothing of a simulated recording is kept but what the app stored; gone at once."""
+        return None
+
     def delete_message(self, sid: str) -> None:
         """The simulator is the provider here: its copy of the text goes, as Twilio's would."""
         with self._db.session() as session:
@@ -162,6 +170,20 @@ def call_state(body: str) -> dict[str, object]:
     if not isinstance(state, dict):
         return {"direction": "outbound-api", "state": "ringing", "twiml": body, "status_callback": None}
     return state
+
+
+def silence(seconds: float = 1.0, rate: int = 8000) -> bytes:
+    """A WAV file of silence (8 kHz, 16-bit mono), as a phone line's recording would be shaped."""
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\x00\x00" * int(rate * seconds))
+    return buffer.getvalue()
 
 
 def network_reports(sid: str, message_id: int | None) -> list[StatusUpdate]:

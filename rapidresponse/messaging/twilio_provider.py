@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from rapidresponse.messaging.provider import FoundCall, FoundText, ProviderError, SentText
+from rapidresponse.messaging.provider import Audio, FoundCall, FoundText, ProviderError, SentText
 from rapidresponse.settings import TWILIO_API_BASE_URL, Settings
 
 
@@ -147,6 +148,26 @@ class TwilioProvider:
             found = client.calls.list(to=to, limit=50)
         return [FoundCall(sid=str(c.sid), created_at=c.date_created) for c in found
                 if c.date_created is None or c.date_created >= since]
+
+    def fetch_recording(self, sid: str) -> Audio:
+        """GET .../Recordings/RE....wav with the account's credentials. Through the SDK's own HTTP
+        client (TWILIO_API_BASE_URL honoured), but its `requests` session: the SDK's Response keeps
+        only text, and audio is bytes."""
+        settings = self._settings
+        url = (f"{settings.twilio_api_base_url}/2010-04-01/Accounts/{settings.twilio_account_sid}"
+               f"/Recordings/{sid}.wav")
+        try:
+            response = requests.get(url, auth=(str(settings.twilio_account_sid), str(settings.twilio_auth_token)),
+                                    timeout=settings.lookup_timeout_seconds)
+        except requests.RequestException as exc:
+            raise ProviderError(f"Twilio recording fetch failed: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise ProviderError("Twilio refused the recording", http_status=response.status_code)
+        return Audio(response.content, response.headers.get("Content-Type", "audio/x-wav").split(";")[0])
+
+    def delete_recording(self, sid: str) -> None:
+        with provider_errors("recording delete"):
+            self._client.recordings(sid).delete()
 
     def delete_message(self, sid: str) -> None:
         with provider_errors("delete"):

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse import audit
 from rapidresponse.broadcasts.models import Broadcast, BroadcastReply, BroadcastStatus, BroadcastText
+from rapidresponse.hotline.models import InboundCall, Recording
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, OutboundMessage, SimulatedMessage
 
@@ -32,6 +33,8 @@ class Purged:
     texts_in: int
     simulated: int
     audit_events: int = 0
+    calls: int = 0  # hotline calls
+    recordings: int = 0  # what we kept of hotline recordings (already deleted at the provider)
 
 
 def _count(result: object) -> int:
@@ -41,6 +44,7 @@ def _count(result: object) -> int:
 def purge(session: Session, cutoff: datetime) -> Purged:
     """Delete everything older than `cutoff` that no open incident still needs."""
     old_incidents = select(Incident.id).where(Incident.closed_at.is_not(None), Incident.closed_at < cutoff)
+    calls, recordings = _purge_hotline(session, cutoff, old_incidents)
     for child in (ThreadEvent, Acknowledgement, Participant, IncidentLayer):
         session.execute(delete(child).where(child.incident_id.in_(old_incidents)))
     texts_out = _count(session.execute(delete(OutboundMessage).where(
@@ -64,4 +68,25 @@ def purge(session: Session, cutoff: datetime) -> Purged:
     simulated = _count(session.execute(delete(SimulatedMessage).where(SimulatedMessage.created_at < cutoff)))
     audit_events = audit.purge(session, cutoff)
     return Purged(incidents=incidents, texts_out=texts_out, texts_in=texts_in, simulated=simulated,
-                  audit_events=audit_events)
+                  audit_events=audit_events, calls=calls, recordings=recordings)
+
+
+def _purge_hotline(session: Session, cutoff: datetime,
+                   old_incidents: Select[tuple[int]] | Select[int]) -> tuple[int, int]:
+    """Hotline calls and recordings that go with the purged incidents, or are old and tied to none.
+
+    A recording still at the provider (its delete keeps being refused) keeps its row, and so its
+    provider id, until the delete succeeds: only its link to the incident and its transcript go
+    now. Without that id it could never be deleted there."""
+    old_calls = select(InboundCall.id).where(or_(
+        InboundCall.incident_id.in_(old_incidents),
+        and_(InboundCall.incident_id.is_(None), InboundCall.received_at < cutoff, InboundCall.outcome.is_not(None))))
+    session.execute(update(Recording).where(Recording.call_id.in_(old_calls)).values(call_id=None))
+    calls = _count(session.execute(delete(InboundCall).where(InboundCall.id.in_(old_calls))))
+    recordings = _count(session.execute(delete(Recording).where(
+        Recording.sid_token.is_(None),
+        or_(Recording.incident_id.in_(old_incidents),
+            and_(Recording.incident_id.is_(None), Recording.created_at < cutoff)))))
+    session.execute(update(Recording).where(Recording.incident_id.in_(old_incidents))
+                    .values(incident_id=None, transcript_token=None))
+    return calls, recordings

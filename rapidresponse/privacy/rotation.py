@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rapidresponse.broadcasts.models import Broadcast, BroadcastReply, BroadcastTemplate, BroadcastText
-from rapidresponse.console.models import Coordinator, email_index
+from rapidresponse.console.models import Coordinator, console_phone_index, email_index
+from rapidresponse.hotline.models import InboundCall, Recording, recording_sid_index
 from rapidresponse.incidents.models import Incident, Participant, ThreadEvent
 from rapidresponse.incidents.service import participant_tag
 from rapidresponse.members import registry
@@ -30,7 +31,9 @@ ENCRYPTED: dict[Any, tuple[tuple[str, str | None], ...]] = {
     Incident: (("reporter_token", "reporter_index"), ("text_token", None), ("plan_token", None)),
     ThreadEvent: (("body_token", None),),
     SimulatedMessage: (("phone_token", "phone_index"), ("body_token", None)),
-    Coordinator: (("email_token", None),),
+    Coordinator: (("email_token", None), ("phone_token", None)),
+    InboundCall: (("from_token", "from_index"),),
+    Recording: (("sid_token", None), ("transcript_token", None)),
     Participant: (("member_token", None), ("label_token", None)),
     Broadcast: (("audience_token", None),),
     BroadcastText: (("body_token", None),),
@@ -61,6 +64,10 @@ def rotate(session: Session, cipher: FieldCipher, batch: int = 500) -> dict[str,
                     registry.set_places(cipher, row)  # re-encrypts the places and recomputes the tags
                 elif isinstance(row, Coordinator):
                     row.email_index = email_index(cipher, cipher.decrypt(row.email_token))
+                    if row.phone_token is not None:
+                        row.phone_index = console_phone_index(cipher, cipher.decrypt(row.phone_token))
+                elif isinstance(row, Recording) and row.sid_token is not None:
+                    row.sid_index = recording_sid_index(cipher, cipher.decrypt(row.sid_token))
                 elif isinstance(row, Participant) and row.member_token is not None:
                     row.member_tag = participant_tag(cipher, row.incident_id, int(cipher.decrypt(row.member_token)))
             session.flush()

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from rapidresponse import audit
 from rapidresponse.broadcasts.models import Broadcast, BroadcastReply, BroadcastTemplate, BroadcastText
+from rapidresponse.hotline.models import InboundCall, Recording
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.members.models import Member, MemberTag
 from rapidresponse.messaging.models import InboundMessage, OutboundMessage, SimulatedMessage
@@ -41,6 +42,9 @@ class Shredded:
     incidents: int
     messages: int
     members: int
+    calls: int = 0  # hotline calls
+    recordings: int = 0  # hotline recordings (what we kept of them)
+    recordings_at_provider: int = 0  # of those, still at the provider when shredded
 
 
 def _count(result: object) -> int:
@@ -53,6 +57,10 @@ def shred(session: Session, *, members: bool, now: datetime, actor_id: int | Non
     or the command line."""
     for child in (ThreadEvent, Acknowledgement, Participant, IncidentLayer, BroadcastReply, BroadcastText):
         session.execute(delete(child))
+    at_provider = int(session.scalar(select(func.count()).select_from(Recording).where(
+        Recording.sid_token.is_not(None))) or 0)
+    recordings = _count(session.execute(delete(Recording)))
+    calls = _count(session.execute(delete(InboundCall)))
     messages = _count(session.execute(delete(OutboundMessage)))
     messages += _count(session.execute(delete(Broadcast)))
     session.execute(delete(BroadcastTemplate))
@@ -64,4 +72,5 @@ def shred(session: Session, *, members: bool, now: datetime, actor_id: int | Non
         session.execute(delete(MemberTag))
         removed = _count(session.execute(delete(Member)))
     audit.record(session, actor_id, audit.AuditAction.SHRED, now, count=incidents)
-    return Shredded(incidents=incidents, messages=messages, members=removed)
+    return Shredded(incidents=incidents, messages=messages, members=removed, calls=calls, recordings=recordings,
+                    recordings_at_provider=at_provider)
