@@ -106,7 +106,13 @@ def test_a_code_typed_on_the_keypad_picks_another_incident(client, svc):
     """4, then the code's keys (letters on their keys) and #, reads that incident's menu."""
     give_phone(svc, add_coordinator(svc))
     older = texted_report(client, svc, "ICE first")
-    texted_report(client, svc, "ICE second")
+    newer = texted_report(client, svc, "ICE second")
+    with svc.db.session() as session:  # codes are random: give them keys that cannot be confused
+        for incident_id, code in ((older.id, "A2"), (newer.id, "T9")):
+            found = session.get(Incident, incident_id)
+            assert found is not None
+            found.code = found.open_code = code
+    older.code = "A2"
     call = HotlineCall(client, COORDINATOR_PHONE)
     call.ring()
     ask = call.press("4")
