@@ -224,4 +224,9 @@ def calls_json() -> Response:
     number, _ = _phone(request.args.get("phone"))
     _, provider = _services()
     return jsonify([{"sid": sid, "state": state.get("state"), "waiting": state.get("waiting"),
-                     "heard": len(state.get("heard") or [])} for sid, state in provider.calls(number)])
+                     "heard": _count(state.get("heard"))} for sid, state in provider.calls(number)])
+
+
+def _count(lines: object) -> int:
+    """How many lines a call has spoken so far (a list in the stored call state)."""
+    return len(lines) if isinstance(lines, list) else 0
