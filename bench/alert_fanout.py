@@ -27,12 +27,10 @@ import threading
 import time
 import urllib.request
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import insert, select
 from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,32 +176,15 @@ class Bench:
         engine.dispose()
 
     def add_members(self, n: int) -> None:
-        from rapidresponse.members import registry
-        from rapidresponse.members.models import Member, MemberTag
+        from bench.seeding import seed_members
 
-        cipher = self.svc.cipher
-        now = datetime.now(UTC)
         places: list[dict[str, int]] = [{"bench": 1} for _ in range(n)]
         for i in range(min(n, self.args.rate * 12)):
             places[i]["rate"] = 1
         for k in range(min(n, 10)):
             places[k]["quick"] = 1 if k < 3 else 2
-        rows = []
-        for i in range(n):
-            phone = f"+1212{5550000 + i:07d}" if i < 10000 else f"+1718{5550000 + i:07d}"
-            rows.append({"phone_index": cipher.blind_index(phone), "phone_token": cipher.encrypt(phone),
-                         "language": "es" if i % 3 == 0 else "en",
-                         "places_token": registry.seal_places(cipher, ["member", "responder"], places[i]),
-                         "status": "active", "consented_at": now, "created_at": now})
-        with self.svc.db.session() as session:
-            session.execute(insert(Member), rows)
-            ids = list(session.scalars(select(Member.id).order_by(Member.id)))
-            tags = []
-            for member_id, where in zip(ids, places, strict=True):
-                real = sorted(registry.tags_for(cipher, ["member", "responder"], where))
-                real += [registry.filler_tag() for _ in range(registry.TAG_SLOTS - len(real))]
-                tags += [{"member_id": member_id, "tag": tag} for tag in real]
-            session.execute(insert(MemberTag), tags)
+        phones = [f"+1212{5550000 + i:07d}" if i < 10000 else f"+1718{5550000 + i:07d}" for i in range(n)]
+        seed_members(self.svc, phones, places, ["es" if i % 3 == 0 else "en" for i in range(n)])
 
     def start_workers(self, **overrides: str) -> None:
         self.stop_workers()

@@ -29,12 +29,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,17 +122,10 @@ class Storm:
         engine.dispose()
 
     def add_members(self, n: int) -> None:
-        from rapidresponse.members.models import Member, TreeMembership
+        from bench.seeding import seed_members
 
-        cipher, now = self.svc.cipher, datetime.now(UTC)
         self.members = [f"+1212{5550000 + i:07d}" for i in range(n)]
-        rows = [{"phone_index": cipher.blind_index(p), "phone_token": cipher.encrypt(p), "language": "en",
-                 "roles": "member,responder", "status": "active", "consented_at": now, "created_at": now}
-                for p in self.members]
-        with self.svc.db.session() as session:
-            session.execute(insert(Member), rows)
-            ids = list(session.scalars(select(Member.id).order_by(Member.id)))
-            session.execute(insert(TreeMembership), [{"member_id": i, "tree": "bench", "layer": 1} for i in ids])
+        seed_members(self.svc, self.members, [{"bench": 1} for _ in self.members])
 
     def web_command(self, port: int) -> list[str]:
         """The Procfile's web line, as shipped."""
