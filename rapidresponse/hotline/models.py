@@ -44,6 +44,17 @@ class InboundCall(Base):
     # A missed call dealt with: by which console coordinator, when.
     handled_by: Mapped[int | None] = mapped_column(Integer, default=None)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The call's record at the provider (both numbers, when, how long) is deleted once the call is
+    # over (messaging/deletes.py); `call_sid` then holds forgotten_call_sid(), not Twilio's id.
+    provider_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    delete_after: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    delete_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def forgotten_call_sid(cipher: FieldCipher, sid: str) -> str:
+    """What a hotline call keeps of its CallSid once deleted at the provider: a keyed hash (64 hex
+    characters, never a Twilio SID), so a retried webhook still finds the call."""
+    return cipher.blind_index("call-sid:" + sid)
 
 
 class Recording(Base):

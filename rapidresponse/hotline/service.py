@@ -19,7 +19,7 @@ from rapidresponse.console import threads
 from rapidresponse.console.models import Coordinator, console_phone_index
 from rapidresponse.escalation import service as escalation
 from rapidresponse.hotline import flow
-from rapidresponse.hotline.models import CallOutcome, InboundCall, Recording, recording_sid_index
+from rapidresponse.hotline.models import CallOutcome, InboundCall, Recording, forgotten_call_sid, recording_sid_index
 from rapidresponse.incidents import responses
 from rapidresponse.incidents import service as incidents
 from rapidresponse.incidents.models import Incident
@@ -66,8 +66,18 @@ def caller_number(raw: str, region: str) -> str | None:
         return None
 
 
+def find_call(session: Session, cipher: FieldCipher, call_sid: str) -> InboundCall | None:
+    """The call by its CallSid, or by what is kept of it once deleted at the provider."""
+    return session.scalar(select(InboundCall).where(
+        InboundCall.call_sid.in_([call_sid, forgotten_call_sid(cipher, call_sid)])))
+
+
 def store_call(session: Session, cipher: FieldCipher, call_sid: str, phone: str | None, now: datetime) -> InboundCall:
-    """The call's row, inserted if this is the first we hear of it (a retry finds it stored)."""
+    """The call's row, inserted if this is the first we hear of it (a retry finds it stored, even
+    once its record at the provider is deleted)."""
+    known = find_call(session, cipher, call_sid)
+    if known is not None:
+        return known
     outbox.insert_ignoring_duplicates(session, InboundCall, [{
         "call_sid": call_sid, "from_index": cipher.blind_index(phone) if phone else None,
         "from_token": cipher.encrypt(phone) if phone else None, "withheld": phone is None, "received_at": now,
@@ -98,11 +108,11 @@ def answer(svc: Services, call_sid: str, from_raw: str, now: datetime) -> Caller
     it is. Stored before anything is said, so a call that reached us is never lost."""
     phone = caller_number(from_raw, svc.settings.default_region)
     with svc.db.session() as session:
-        store_call(session, svc.cipher, call_sid, phone, now)
+        call_id = store_call(session, svc.cipher, call_sid, phone, now).id
     with svc.db.session() as session:
         caller = identify(session, svc.cipher, phone)
         if caller.is_coordinator:
-            session.execute(update(InboundCall).where(InboundCall.call_sid == call_sid, InboundCall.outcome.is_(None))
+            session.execute(update(InboundCall).where(InboundCall.id == call_id, InboundCall.outcome.is_(None))
                             .values(outcome=CallOutcome.DONE.value))
     log.info("hotline call %s from %s", call_sid[-6:], mask_phone(phone) if phone else "a withheld number")
     return caller
@@ -207,7 +217,7 @@ def call_ended(svc: Services, call_sid: str, status: str, now: datetime) -> bool
     if status not in ("completed", "busy", "no-answer", "failed", "canceled"):
         return False
     with svc.db.session() as session:
-        call = session.scalar(select(InboundCall).where(InboundCall.call_sid == call_sid))
+        call = find_call(session, svc.cipher, call_sid)
         if call is None:
             return False  # never answered by us: nothing to call back about that we know of
         if call.ended_at is None:

@@ -149,20 +149,22 @@ def queue_provider_deletes(svc: Services, now: datetime) -> int:
                                 recordings=kept)
     size = settings.alert_batch_size
     try:
-        for start in range(0, max(len(due.outbound), len(due.inbound), len(due.recordings)), size):
+        for start in range(0, max(len(due.outbound), len(due.inbound), len(due.recordings), len(due.calls)), size):
             queues.enqueue(svc, queues.BULK, DELETE_AT_PROVIDER, due.outbound[start : start + size],
-                           due.inbound[start : start + size], due.recordings[start : start + size])
+                           due.inbound[start : start + size], due.recordings[start : start + size],
+                           due.calls[start : start + size])
     except RedisError:
         log.error("sweep could not queue provider deletes; their claims run out and they are queued again")
-    return len(due.outbound) + len(due.inbound) + len(due.recordings)
+    return len(due.outbound) + len(due.inbound) + len(due.recordings) + len(due.calls)
 
 
 def delete_at_provider(outbound_ids: list[int], inbound_ids: list[int],
-                       recording_ids: list[int] | None = None) -> dict[str, int]:
-    """Delete these texts and hotline recordings at the provider and forget their ids; refusals
-    are tried again later."""
+                       recording_ids: list[int] | None = None, call_ids: list[int] | None = None) -> dict[str, int]:
+    """Delete these texts, hotline recordings and hotline calls at the provider and forget their
+    ids; refusals are tried again later."""
     svc = process_services()
-    done = deletes.delete_claimed(svc, deletes.Due(outbound_ids, inbound_ids, recording_ids or []), utcnow)
+    done = deletes.delete_claimed(svc, deletes.Due(outbound_ids, inbound_ids, recording_ids or [], call_ids or []),
+                                  utcnow)
     return {"deleted": done.deleted, "already_gone": done.already_gone, "retry": done.retry}
 
 

@@ -8,7 +8,9 @@ done. The sweep claims what is due and queues a job; the job deletes, and on suc
 already gone) drops the provider's id from our row, since each SID is a lookup key into the
 provider's records. A refusal is tried again later with backoff; a lost job's claim runs out and
 the sweep queues it again. An alert call's record (both numbers, when, how long) goes the same
-way, through the Calls resource, once its call is final.
+way, through the Calls resource, once its call is final; so does a hotline call's, once the call
+is over (its status callback, or the sweep's missed-call marking), its CallSid then replaced by a
+keyed hash so that a retried webhook still finds the call.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from rapidresponse.hotline.models import Recording
+from rapidresponse.hotline.models import InboundCall, Recording, forgotten_call_sid
+from rapidresponse.hotline.service import CALL_GIVEN_UP
 from rapidresponse.incidents.models import Incident
 from rapidresponse.messaging.models import Channel, DeliveryStatus, InboundMessage, OutboundMessage
 from rapidresponse.messaging.provider import NOT_DELETABLE_YET, ProviderError
@@ -60,9 +63,10 @@ class Due:
     outbound: list[int] = field(default_factory=list)
     inbound: list[int] = field(default_factory=list)
     recordings: list[int] = field(default_factory=list)
+    calls: list[int] = field(default_factory=list)  # hotline calls
 
     def __bool__(self) -> bool:
-        return bool(self.outbound or self.inbound or self.recordings)
+        return bool(self.outbound or self.inbound or self.recordings or self.calls)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,15 @@ def claim_due(session: Session, now: datetime, delay: timedelta, limit: int = 10
             Recording.sid_token.is_not(None),
             or_(Recording.delete_after.is_(None), Recording.delete_after <= now), or_(*due_recording),
         ).order_by(Recording.id).limit(limit)))
+    # A hotline call is over once it has ended; one whose end we never heard of, once no call could
+    # still be going (the sweep has marked it missed by then).
+    calls = list(session.scalars(select(InboundCall.id).where(
+        InboundCall.provider_deleted_at.is_(None),
+        or_(InboundCall.delete_after.is_(None), InboundCall.delete_after <= now),
+        or_(InboundCall.ended_at <= now - delay, InboundCall.received_at <= now - CALL_GIVEN_UP - delay),
+    ).order_by(InboundCall.id).limit(limit)))
+    if calls:
+        session.execute(update(InboundCall).where(InboundCall.id.in_(calls)).values(delete_after=now + CLAIM))
     if claimed_recordings:
         session.execute(update(Recording).where(Recording.id.in_(claimed_recordings))
                         .values(delete_after=now + CLAIM))
@@ -109,7 +122,7 @@ def claim_due(session: Session, now: datetime, delay: timedelta, limit: int = 10
     if inbound:
         session.execute(update(InboundMessage).where(InboundMessage.id.in_(inbound))
                         .values(delete_after=now + CLAIM))
-    return Due(outbound, inbound, claimed_recordings)
+    return Due(outbound, inbound, claimed_recordings, calls)
 
 
 @dataclass
@@ -120,7 +133,7 @@ class Deleted:
 
 
 def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> Deleted:
-    """Delete these texts at the provider; drop the SIDs of those deleted (or already gone)."""
+    """Delete these texts, recordings and calls at the provider; drop the SIDs of those deleted (or already gone)."""
     with svc.db.session() as session:
         outbound: dict[int, str | None] = {}
         calls: set[int] = set()
@@ -135,8 +148,11 @@ def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> De
         recordings = {i: svc.cipher.decrypt(token) for i, token in session.execute(
             select(Recording.id, Recording.sid_token).where(
                 Recording.id.in_(due.recordings), Recording.sid_token.is_not(None))).all() if token is not None}
+        hotline_calls = dict(session.execute(select(InboundCall.id, InboundCall.call_sid).where(
+            InboundCall.id.in_(due.calls), InboundCall.provider_deleted_at.is_(None))).all())
     work = [("out", i, sid) for i, sid in outbound.items() if sid] + [("in", i, sid) for i, sid in inbound.items()]
     work += [("recording", i, sid) for i, sid in recordings.items()]
+    work += [("call", i, sid) for i, sid in hotline_calls.items()]
     if not work:
         return Deleted()
 
@@ -144,7 +160,7 @@ def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> De
         try:
             if item[0] == "recording":
                 svc.provider.delete_recording(item[2])
-            elif item[0] == "out" and item[1] in calls:
+            elif item[0] == "call" or (item[0] == "out" and item[1] in calls):
                 svc.provider.delete_call(item[2])
             else:
                 svc.provider.delete_message(item[2])
@@ -158,8 +174,9 @@ def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> De
     now = clock()
     with svc.db.session() as session:
         for (direction, message_id, sid), error in zip(work, results, strict=True):
-            model: type[OutboundMessage] | type[InboundMessage] | type[Recording] = (
-                OutboundMessage if direction == "out" else InboundMessage if direction == "in" else Recording)
+            model: type[OutboundMessage] | type[InboundMessage] | type[Recording] | type[InboundCall] = (
+                OutboundMessage if direction == "out" else InboundMessage if direction == "in"
+                else InboundCall if direction == "call" else Recording)
             if error is None or error.http_status == 404:
                 if error is None:
                     done.deleted += 1
@@ -172,6 +189,9 @@ def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> De
                     # Only its length and transcript stay: the provider's id goes with the audio.
                     session.execute(update(Recording).where(Recording.id == message_id)
                                     .values(sid_token=None, provider_deleted_at=now, delete_after=None))
+                elif direction == "call":
+                    session.execute(update(InboundCall).where(InboundCall.id == message_id).values(
+                        call_sid=forgotten_call_sid(svc.cipher, sid), provider_deleted_at=now, delete_after=None))
                 else:
                     session.execute(update(InboundMessage).where(InboundMessage.id == message_id).values(
                         message_sid=forgotten_sid(svc.cipher, sid), provider_deleted_at=now, delete_after=None))
