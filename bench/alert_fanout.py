@@ -33,6 +33,8 @@ from typing import Any
 from cryptography.fernet import Fernet
 from werkzeug.serving import make_server
 
+from bench.stack import reset_postgres
+
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_SID = "AC" + "b" * 32
 AUTH_TOKEN = "bench-token-0123456789abcdef0123"
@@ -155,7 +157,7 @@ class Bench:
         from rapidresponse.settings import Settings
 
         if args.database_url and args.database_url.startswith("postgres"):
-            self._reset_postgres(args.database_url)
+            reset_postgres(args.database_url)
         settings = Settings.from_env(self.env)
         db_upgrade(settings.database_url)
         self.svc = build_services(settings)
@@ -163,17 +165,6 @@ class Bench:
         self.client = self.app.test_client()
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         self.workers: list[subprocess.Popen[bytes]] = []
-
-    @staticmethod
-    def _reset_postgres(url: str) -> None:
-        from sqlalchemy import create_engine, text
-
-        from rapidresponse.settings import _database_url
-
-        engine = create_engine(_database_url({"DATABASE_URL": url}))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
 
     def add_members(self, n: int) -> None:
         from bench.seeding import seed_members

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
+from bench.stack import reset_postgres, summary_ms
+
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_SID = "AC" + "c" * 32
 AUTH_TOKEN = "storm-token-0123456789abcdef0123"
@@ -50,18 +51,6 @@ name = "everyone"
 quorum = 100000
 wait_seconds = 3600
 """
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def summary_ms(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50_ms": round(statistics.median(values) * 1000, 1) if values else float("nan"),
-            "p99_ms": round(pct(values, 0.99) * 1000, 1), "max_ms": round(max(values, default=0) * 1000, 1)}
 
 
 class Storm:
@@ -102,24 +91,13 @@ class Storm:
         from rapidresponse.settings import Settings
 
         if args.database_url.startswith("postgres"):
-            self._reset_postgres(args.database_url)
+            reset_postgres(args.database_url)
         settings = Settings.from_env(self.env)
         db_upgrade(settings.database_url)
         self.svc = build_services(settings)
         self.validator = RequestValidator(AUTH_TOKEN)
         self.processes: list[subprocess.Popen[bytes]] = []
         self.members: list[str] = []
-
-    @staticmethod
-    def _reset_postgres(url: str) -> None:
-        from sqlalchemy import create_engine, text
-
-        from rapidresponse.settings import _database_url
-
-        engine = create_engine(_database_url({"DATABASE_URL": url}))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
 
     def add_members(self, n: int) -> None:
         from bench.seeding import seed_members

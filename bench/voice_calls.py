@@ -24,7 +24,6 @@ import importlib.util
 import json
 import os
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from cryptography.fernet import Fernet
 from twilio.request_validator import RequestValidator
 
 from bench.fake_twilio import max_in_window, per_second
+from bench.stack import reset_postgres, summary_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_SID = "AC" + "d" * 32
@@ -68,18 +68,6 @@ name = "everyone"
 quorum = 100000
 wait_seconds = 3600
 """
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def summary_ms(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50_ms": round(statistics.median(values) * 1000, 1) if values else float("nan"),
-            "p99_ms": round(pct(values, 0.99) * 1000, 1), "max_ms": round(max(values, default=0) * 1000, 1)}
 
 
 class Fake:
@@ -138,22 +126,11 @@ class VoiceBench:
         from rapidresponse.settings import Settings
 
         if args.database_url.startswith("postgres"):
-            self._reset_postgres(args.database_url)
+            reset_postgres(args.database_url)
         settings = Settings.from_env(self.env)
         db_upgrade(settings.database_url)
         self.svc = build_services(settings)
         self.processes: list[subprocess.Popen[bytes]] = []
-
-    @staticmethod
-    def _reset_postgres(url: str) -> None:
-        from sqlalchemy import create_engine, text
-
-        from rapidresponse.settings import _database_url
-
-        engine = create_engine(_database_url({"DATABASE_URL": url}))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
 
     def add_members(self, phones: list[str], tree: str, channel: str) -> None:
         from rapidresponse.members import registry
