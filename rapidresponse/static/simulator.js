@@ -9,7 +9,7 @@ document.addEventListener('DOMContentLoaded', () => {
     thread.replaceChildren(...items.map((m) => {
       const d = document.createElement('div');
       d.className = 'msg ' + m.direction + ' ' + m.kind;
-      d.textContent = m.kind === 'call' ? '📞 call' : m.body;
+      d.textContent = m.kind === 'call' ? '☎ call' : m.body;
       return d;
     }));
   }
