@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from rapidresponse.members.models import Member, MemberStatus, MemberTag, Role
 from rapidresponse.privacy.crypto import FieldCipher
@@ -72,7 +72,10 @@ def parse_roles(raw: str | Iterable[str]) -> str:
 
 
 def find_by_phone(session: Session, cipher: FieldCipher, phone: str) -> Member | None:
-    return session.scalar(select(Member).where(Member.phone_index == cipher.blind_index(phone)))
+    # Tags load when something asks for them: most texts (HELP, YES, a relay) never do, and an
+    # inbound text should not pay a second query for them.
+    return session.scalar(select(Member).where(Member.phone_index == cipher.blind_index(phone))
+                          .options(lazyload(Member.tags)))
 
 
 def new_member(cipher: FieldCipher, phone: str, *, language: str = "en", zone: str | None = None,
