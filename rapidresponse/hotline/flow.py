@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-from rapidresponse.i18n import LANGUAGES, render
+from rapidresponse.i18n import LANGUAGES, MissingMessageError, render
 from rapidresponse.i18n.catalog import DEFAULT_LANGUAGE
 
 # A keypress Twilio reports, besides the digits: a recording ended by hanging up.
@@ -229,6 +229,8 @@ REPORT_KEY = "0"
 
 def coordinator_menu(target: Target | None, language: str, *, plays: int = 1, sorry: bool = False,
                      greet: bool = True) -> Gather:
+    """The coordinator's menu in `language` (a member's own, else English), offering the other
+    language by key 9 as the caller's menu does."""
     prompts = [Say("hotline.not_understood", language)] if sorry else []
     if greet:
         prompts.append(Say("hotline.coordinator_greeting", language))
@@ -236,16 +238,25 @@ def coordinator_menu(target: Target | None, language: str, *, plays: int = 1, so
     if target is None:
         prompts.append(Say("hotline.coordinator_none", language))
     else:
-        status_key = f"hotline.status_{target.status}"
         prompts.append(Say("hotline.coordinator_incident", language, {
             "letters": spell(target.code), "tree_label": tree_label(target.tree, language),
-            "minutes": str(max(0, target.minutes_ago)),
-            "status": render(status_key, language) if target.status in ("reported", "verifying", "confirmed")
-            else target.status,
+            "minutes": str(max(0, target.minutes_ago)), "status": status_label(target.status, language),
         }))
         prompts.append(Say("hotline.coordinator_choices", language))
         query["incident"] = str(target.id)
+    other = other_language(language)
+    if other != language:
+        prompts.append(Say("hotline.switch_language", other))
     return Gather(tuple(prompts), Step.COORDINATOR, language, query)
+
+
+def status_label(status: str, language: str) -> str:
+    """An incident's status as said on the line, in the menu's language (a status with no
+    sentence in the catalogs is said as it is stored)."""
+    try:
+        return render(f"hotline.status_{status}", language)
+    except MissingMessageError:
+        return status.replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -273,6 +284,8 @@ def coordinator_pressed(digits: str, target: Target | None, language: str, *, pl
         return Decide(COORDINATOR_KEYS[key], target.id, language)
     if key == CHOOSE_KEY:
         return ask_code(language)
+    if key == LANGUAGE_KEY:
+        return coordinator_menu(target, other_language(language), plays=plays + 1)
     if plays >= MAX_PLAYS:
         return Report(language)  # whoever is on the line, never dropped: they may be reporting
     return coordinator_menu(target, language, plays=plays + 1, sorry=key not in ("", REPEAT_KEY), greet=False)

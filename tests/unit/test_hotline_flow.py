@@ -121,6 +121,32 @@ def test_coordinator_menu_other_keys():
     assert menu.query["incident"] == "4" and "K, 7" in menu.prompts[1].text()
 
 
+def test_9_switches_the_coordinator_menu_to_the_other_language():
+    """The coordinator menu offers the other language on 9, like the caller's; 9 replays it there."""
+    english = flow.coordinator_menu(TARGET, "en")
+    assert english.prompts[-1] == flow.Say("hotline.switch_language", "es")
+    spanish = flow.coordinator_pressed("9", TARGET, "en", plays=1)
+    assert isinstance(spanish, Gather) and spanish.language == "es" and spanish.step == Step.COORDINATOR
+    assert spanish.query == {"play": "2", "incident": "4"}
+    assert all(p.language == "es" for p in spanish.prompts[:-1])
+    assert spanish.prompts[-1] == flow.Say("hotline.switch_language", "en")
+    back = flow.coordinator_pressed("9", None, "es", plays=2)
+    assert isinstance(back, Gather) and back.language == "en" and "incident" not in back.query
+
+
+@pytest.mark.parametrize(("status", "english", "spanish"), [
+    ("reported", "waiting for a verifier", "esperando a un verificador"),
+    ("confirmed", "confirmed", "confirmado"),
+    ("resolved", "resolved", "resuelto"),
+    ("false_alarm", "stood down as a false alarm", "cancelado como falsa alarma"),
+    ("drill", "closed as a drill", "cerrado como simulacro"),
+])
+def test_every_status_is_said_in_the_menus_language(status, english, spanish):
+    """An incident named by the menu may have closed since: its status is still said in the language."""
+    assert flow.status_label(status, "en") == english and flow.status_label(status, "es") == spanish
+    assert flow.status_label("some_new_status", "es") == "some new status"
+
+
 def test_a_decision_is_read_back():
     """The result of the keypress is said, with the code letter by letter."""
     assert "K, 7 is confirmed" in flow.decided(flow.Decision.CONFIRM, True, "K7", "en").prompts[0].text()

@@ -158,3 +158,97 @@ def test_anyone_else_never_reaches_the_coordinator_menu(client, svc):
                          Digits="2")
     assert b"For ICE activity, press 1." in response.data
     assert status(svc, incident.id) == "reported"
+
+
+# --- in Spanish ------------------------------------------------------------------------------
+
+
+def test_9_switches_a_coordinators_menu_to_spanish_and_the_decision_is_read_back_in_it(client, svc):
+    """A console coordinator (no language of their own: English first) hears Spanish offered on 9;
+    after 9 the whole menu is in Spanish with Spanish voices, English is offered on 9, and 1
+    confirms the incident (audited as that coordinator) and says so in Spanish."""
+    coordinator_id = add_coordinator(svc)
+    give_phone(svc, coordinator_id)
+    incident = texted_report(client, svc)
+    call = HotlineCall(client, COORDINATOR_PHONE)
+    english = call.ring()
+    assert english.said[-1].text == "Para español, oprima 9." and english.said[-1].language == "es-MX"
+    spanish = call.press("9")
+    letters = ", ".join(incident.code)
+    assert "Menú de coordinadores de Respuesta Rápida." in spanish.text
+    assert f"El incidente {letters}, Actividad de ICE, reportado hace 0 minutos, está esperando a un verificador." \
+        in spanish.text
+    assert "Para confirmarlo, oprima 1." in spanish.text and "For English, press 9." in spanish.text
+    assert {s.language for s in spanish.said[:-1]} == {"es-MX"} and spanish.said[0].voice == "Polly.Mia"
+    assert spanish.query() == {"step": "coordinator", "lang": "es", "play": "2", "incident": str(incident.id)}
+    done = call.press("1")
+    assert done.text == f"El incidente {letters} está confirmado. Estamos avisando al siguiente grupo. Adiós."
+    assert done.said[0].language == "es-MX" and done.hangs_up
+    assert status(svc, incident.id) == "confirmed"
+    with svc.db.session() as session:
+        entry = session.scalars(select(AuditEvent).where(AuditEvent.action == audit.AuditAction.CONFIRM.value)).one()
+        assert entry.actor_id == coordinator_id
+
+
+def test_9_again_switches_back_to_english(client, svc):
+    """From the Spanish coordinator menu, 9 brings English back."""
+    give_phone(svc, add_coordinator(svc))
+    texted_report(client, svc)
+    call = HotlineCall(client, COORDINATOR_PHONE)
+    call.ring()
+    call.press("9")
+    back = call.press("9")
+    assert "Rapid Response coordinator menu." in back.text and back.query()["lang"] == "en"
+    assert back.said[-1].text == "Para español, oprima 9."
+
+
+def test_a_spanish_coordinator_picks_an_incident_by_code_and_stands_it_down_in_spanish(client, svc):
+    """A member coordinator whose language is Spanish hears the menu in Spanish first (English on
+    9); 4 asks for the code in Spanish, a code nobody has is said so in Spanish, the right code
+    reads that incident, and 2 stands it down as a false alarm, said in Spanish."""
+    add_member(svc, COORDINATOR_PHONE, roles="coordinator", language="es")
+    older = texted_report(client, svc, "ICE first")
+    newer = texted_report(client, svc, "EVICTION second")
+    with svc.db.session() as session:  # codes are random: give them keys that cannot be confused
+        for incident_id, code in ((older.id, "A2"), (newer.id, "T9")):
+            found = session.get(Incident, incident_id)
+            assert found is not None
+            found.code = found.open_code = code
+    call = HotlineCall(client, COORDINATOR_PHONE)
+    menu = call.ring()
+    assert "El incidente T, 9, Desalojo, reportado hace 0 minutos" in menu.text
+    assert menu.said[-1].text == "For English, press 9." and menu.said[-1].language == "en-US"
+    ask = call.press("4")
+    assert ask.text == ("Marque el código del incidente en el teclado, cada letra en su tecla, "
+                        "y luego oprima la tecla de gato.")
+    assert ask.query()["lang"] == "es"
+    assert call.press("11#").text.startswith("Ningún incidente abierto tiene ese código.")
+    chosen = call.press(keypad("A2") + "#")
+    assert "El incidente A, 2, Actividad de ICE" in chosen.text and chosen.query()["incident"] == str(older.id)
+    done = call.press("2")
+    assert done.text == ("El incidente A, 2 se canceló como falsa alarma. Estamos avisando a todos los "
+                         "alertados. Adiós.")
+    assert status(svc, older.id) == "false_alarm" and status(svc, newer.id) == "reported"
+
+
+def test_in_spanish_a_closed_incident_is_said_closed_and_0_reports_in_spanish(client, svc):
+    """Keys on an incident closed meanwhile say, in Spanish, that it is closed; 0 gives the caller's
+    menu in Spanish, and the report recorded from it opens an incident."""
+    add_member(svc, COORDINATOR_PHONE, roles="coordinator", language="es")
+    incident = texted_report(client, svc)
+    call = HotlineCall(client, COORDINATOR_PHONE)
+    call.ring()
+    with svc.db.session() as session:
+        found = session.get(Incident, incident.id)
+        assert found is not None
+        threads.decide(svc, session, found, threads.Decision.RESOLVE, 1, utcnow())
+    assert call.press("3").text == f"El incidente {', '.join(incident.code)} ya está cerrado. Adiós."
+    call = HotlineCall(client, COORDINATOR_PHONE)
+    none_open = call.ring()
+    assert none_open.text.startswith("Menú de coordinadores de Respuesta Rápida. No hay ningún incidente abierto")
+    report_menu = call.press("0")
+    assert "Para Actividad de ICE, oprima 1." in report_menu.text and report_menu.query()["lang"] == "es"
+    assert "Después del tono" in call.press("1").text
+    call.speak(20)
+    with svc.db.session() as session:
+        assert len(list(session.scalars(select(Incident).where(Incident.closed_at.is_(None))))) == 1
