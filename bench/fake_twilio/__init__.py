@@ -5,6 +5,8 @@ A package in the manner of GoAlert's devtools/mocktwilio, one module per concern
 * ``server``: the HTTP server and ``FakeTwilio`` (lifecycle, authentication, routing)
 * ``messages``: the Messages resource, inbound texts and replies, faults, status callbacks
 * ``calls``: the Calls resource
+* ``recordings``: the Recordings resource and its Transcriptions (their own resource, as at Twilio)
+* ``voice``: playing calls against the application's TwiML
 * ``callbacks``: signing and sending webhooks to the application
 * ``admin``: configuration, stats and the ``/_fake/`` routes
 * ``client``: a twilio SDK client pointed at the fake
@@ -29,6 +31,8 @@ Out of process::
 Admin interface (loopback, no auth): ``GET /_fake/messages``, ``GET /_fake/calls``,
 ``GET /_fake/stats[?window=1.0]``, ``GET /_fake/deletes`` (every DELETE of a message and its
 answer), ``GET /_fake/held`` (SIDs of every message still stored: sent, received or replied),
+``GET /_fake/call_deletes``, ``GET /_fake/recordings``, ``GET /_fake/recording_deletes``,
+``GET /_fake/transcriptions``, ``GET /_fake/transcription_deletes``,
 ``POST /_fake/receive`` (JSON from, to, body: an inbound text; answers its sid), ``POST
 /_fake/reply`` (JSON to, from, body, action: a TwiML reply as Twilio sends it),
 ``GET /_fake/config``, ``POST /_fake/reset`` (JSON body

@@ -147,6 +147,10 @@ class AdminMixin:
             return 200, self.recordings
         if method == "GET" and path == "/_fake/recording_deletes":
             return 200, self.recording_deletes
+        if method == "GET" and path == "/_fake/transcriptions":
+            return 200, self.transcriptions
+        if method == "GET" and path == "/_fake/transcription_deletes":
+            return 200, self.transcription_deletes
         if method == "GET" and path == "/_fake/stats":
             return 200, self.stats(float(args.get("window", 1.0)))
         if method == "GET" and path == "/_fake/callbacks":

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.fake_twilio.common import API_VERSION, new_sid
+from bench.fake_twilio.common import API_VERSION
 from rapidresponse.simulator import twiml
 
 HANG_UP = "hangup"
@@ -306,8 +306,9 @@ class VoiceMixin:
         if not record.transcribe_callback:
             return
         ok = 2 <= int(recording["duration"]) <= 120
+        transcription = self._new_transcription(recording, ok)  # kept at the provider, like the recording
         params = {**self._call_params(rec), "RecordingSid": recording["sid"],
-                  "RecordingUrl": self.recording_url(recording["sid"]), "TranscriptionSid": new_sid("TR"),
+                  "RecordingUrl": self.recording_url(recording["sid"]), "TranscriptionSid": transcription["sid"],
                   "TranscriptionStatus": "completed" if ok else "failed", "TranscriptionType": "fast",
                   "TranscriptionUrl": f"{self.url}/{API_VERSION}/Accounts/{self.account_sid}/Transcriptions"}
         if ok:

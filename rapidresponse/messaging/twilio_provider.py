@@ -181,6 +181,19 @@ class TwilioProvider:
         return Audio(response.content, response.headers.get("Content-Type", "audio/x-wav").split(";")[0])
 
     def delete_recording(self, sid: str) -> None:
+        """Its transcriptions first, then the recording. A Transcription is a resource of its own at
+        Twilio, holding the text; a Recording's DELETE is not documented to remove it. They are
+        listed under the recording, so while it is still there: a refusal on the way raises, and
+        the retry lists again (a transcription already gone, 404, is done)."""
+        with provider_errors("transcription list"):
+            transcriptions = [str(t.sid) for t in self._client.recordings(sid).transcriptions.list(limit=50)]
+        for transcription in transcriptions:
+            try:
+                with provider_errors("transcription delete"):
+                    self._client.transcriptions(transcription).delete()
+            except ProviderError as exc:
+                if exc.http_status != 404:
+                    raise
         with provider_errors("recording delete"):
             self._client.recordings(sid).delete()
 

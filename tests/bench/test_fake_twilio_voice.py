@@ -155,6 +155,25 @@ def test_a_recording_needs_the_account_credentials_and_can_be_deleted(fake, clie
     assert gone.value.status == 404
 
 
+def test_a_transcription_is_a_resource_of_its_own_that_outlives_its_recordings_delete(fake, client, app):
+    """The built-in transcription stays at the provider, listed under its recording, fetched with
+    its text, and deleted only by its own DELETE: deleting the recording leaves it there."""
+    fake.script_call(CALLEE, ["1", Speak(20, "two vans on 5th", "#")])
+    place(client, app)
+    assert fake.wait_for_calls()
+    recording_sid = fake.recordings[0]["sid"]
+    [listed] = client.recordings(recording_sid).transcriptions.list()
+    assert listed.sid == app.form("/transcript")["TranscriptionSid"]
+    assert client.transcriptions(listed.sid).fetch().transcription_text == "two vans on 5th"
+    assert client.recordings(recording_sid).delete() is True
+    assert [t["sid"] for t in fake.transcriptions] == [listed.sid]
+    assert client.transcriptions(listed.sid).delete() is True
+    assert fake.transcriptions == [] and fake.transcription_deletes[0]["status"] == 204
+    with pytest.raises(TwilioRestException) as gone:
+        client.transcriptions(listed.sid).delete()
+    assert gone.value.status == 404
+
+
 def test_voicemail_presses_nothing_and_says_so_with_machine_detection(fake, client, app):
     """A call that goes to voicemail is answered by a machine: no keys, AnsweredBy machine_start."""
     fake.script_call(CALLEE, ["1"], fate="voicemail")

@@ -16,6 +16,7 @@ from rapidresponse.incidents.models import Incident
 from rapidresponse.incidents.responses import close_incident
 from rapidresponse.incidents.states import IncidentStatus
 from rapidresponse.privacy.retention import purge
+from tests.jobs.test_recording_deletes import TRANSCRIPTIONS_URL, transcriptions_page
 from tests.web.hotline_phone import HotlineCall
 
 
@@ -100,6 +101,7 @@ def test_db_shred_deletes_recordings_at_the_provider_first_and_says_how_many(run
     voice_report(client, "+12125550153")
     monkeypatch.setattr("sys.stdin", io.StringIO("SHRED\n"))
     with responses.RequestsMock() as mock:
+        mock.add(responses.GET, TRANSCRIPTIONS_URL, json=transcriptions_page())
         mock.add(responses.DELETE, re.compile(r"https://api\.twilio\.com/.*/Recordings/RE\w+\.json"), status=204)
         mock.add(responses.DELETE, re.compile(r"https://api\.twilio\.com/.*/Recordings/RE\w+\.json"), status=204)
         result = run("db", "shred")

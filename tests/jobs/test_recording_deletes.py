@@ -21,6 +21,18 @@ DELAY = timedelta(seconds=5)
 KEPT = deletes.RecordingsKept(after_close=timedelta(hours=24), at_most=timedelta(days=60))
 RECORDING_URL = re.compile(rf"https://api\.twilio\.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/(RE\w+)\.json")
 NOT_YET = {"code": 20009, "message": "Unable to delete record", "status": 409}
+TRANSCRIPTIONS_URL = re.compile(
+    rf"https://api\.twilio\.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/(RE\w+)/Transcriptions\.json")
+TRANSCRIPTION_URL = re.compile(rf"https://api\.twilio\.com/2010-04-01/Accounts/{ACCOUNT_SID}/Transcriptions/(TR\w+)\.json")
+
+
+def transcriptions_page(*sids: str, recording_sid: str = "RE" + "0" * 32) -> dict[str, object]:
+    """Twilio's list of a recording's transcriptions."""
+    uri = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{recording_sid}/Transcriptions.json"
+    return {"transcriptions": [{"sid": sid, "recording_sid": recording_sid, "status": "completed",
+                                "transcription_text": "two vans", "account_sid": ACCOUNT_SID} for sid in sids],
+            "first_page_uri": uri, "next_page_uri": None, "previous_page_uri": None, "page": 0, "page_size": 50,
+            "start": 0, "end": max(0, len(sids) - 1), "uri": uri}
 
 
 def incident(svc, *, closed_at=None) -> int:
@@ -51,8 +63,14 @@ def due(svc, now) -> list[int]:
 
 @pytest.fixture
 def recordings_api():
+    """Twilio's Recordings API, mocked; a recording has no transcriptions unless a test says so."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.GET, TRANSCRIPTIONS_URL, json=transcriptions_page())
         yield mock
+
+
+def deletes_made(mock: responses.RequestsMock) -> list[str]:
+    return [c.request.url.rsplit("/", 1)[-1].removesuffix(".json") for c in mock.calls if c.request.method == "DELETE"]
 
 
 def test_a_recording_is_kept_while_its_incident_is_open_and_for_the_keep_hours_after(svc):
@@ -91,7 +109,8 @@ def test_deleted_through_the_recordings_resource_and_forgotten(svc, recordings_a
     recordings_api.add(responses.DELETE, RECORDING_URL, status=204)
     done = deletes.delete_claimed(svc, deletes.Due(recordings=due(svc, now)), lambda: now)
     assert done.deleted == 1
-    assert recordings_api.calls[0].request.url.endswith(f"/Recordings/{sid}.json")
+    assert recordings_api.calls[0].request.url.split("?")[0].endswith(f"/Recordings/{sid}/Transcriptions.json")
+    assert recordings_api.calls[1].request.url.endswith(f"/Recordings/{sid}.json")
     kept = row(svc, Recording, rid)
     assert kept.sid_token is None and kept.provider_deleted_at is not None
     assert kept.duration_seconds == 30 and svc.cipher.decrypt(kept.transcript_token) == "two vans"
@@ -128,3 +147,37 @@ def test_the_sweep_queues_recordings_with_the_texts(svc):
     assert list(job.args) == [[], [], [rid], []]  # texts out, texts in, recordings, hotline calls
     with svc.db.session() as session:
         assert session.scalar(select(Recording.delete_after).where(Recording.id == rid)) is not None
+
+
+def test_its_transcriptions_are_deleted_first_then_the_recording(svc):
+    """Twilio keeps a transcription (with its text) as a resource of its own: each one listed under
+    the recording is deleted (one already gone counts as done), then the recording."""
+    now = utcnow()
+    sid, first, gone = "RE" + "a" * 32, "TR" + "1" * 32, "TR" + "2" * 32
+    recording(svc, sid, at=now - timedelta(hours=1))
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, TRANSCRIPTIONS_URL, json=transcriptions_page(first, gone, recording_sid=sid))
+        mock.add(responses.DELETE, re.compile(rf".*/Transcriptions/{first}\.json"), status=204)
+        mock.add(responses.DELETE, re.compile(rf".*/Transcriptions/{gone}\.json"), status=404,
+                 json={"code": 20404, "message": "not found", "status": 404})
+        mock.add(responses.DELETE, RECORDING_URL, status=204)
+        done = deletes.delete_claimed(svc, deletes.Due(recordings=due(svc, now)), lambda: now)
+        assert deletes_made(mock) == [first, gone, sid]
+    assert done.deleted == 1
+
+
+def test_a_refused_transcription_delete_keeps_the_recording_for_the_retry(svc):
+    """A transcription Twilio will not delete yet: the recording stays too (its list is how the
+    transcription is found again), and the whole delete is tried again with backoff."""
+    now = utcnow()
+    sid, transcription = "RE" + "b" * 32, "TR" + "3" * 32
+    rid = recording(svc, sid, at=now - timedelta(hours=1))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.GET, TRANSCRIPTIONS_URL, json=transcriptions_page(transcription, recording_sid=sid))
+        mock.add(responses.DELETE, TRANSCRIPTION_URL, status=409, json=NOT_YET)
+        mock.add(responses.DELETE, RECORDING_URL, status=204)
+        done = deletes.delete_claimed(svc, deletes.Due(recordings=due(svc, now)), lambda: now)
+        assert deletes_made(mock) == [transcription]
+    assert (done.deleted, done.retry) == (0, 1)
+    kept = row(svc, Recording, rid)
+    assert kept.sid_token is not None and kept.delete_attempts == 1
