@@ -75,9 +75,10 @@ wait_seconds = 3600
 class Fake:
     """The fake Twilio in its own process, driven through its admin API."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.fake_twilio", "--account-sid", ACCOUNT_SID, "--auth-token", AUTH_TOKEN],
+            [sys.executable, "-m", "bench.fake_twilio", "--account-sid", ACCOUNT_SID, "--auth-token", AUTH_TOKEN,
+             *options],
             cwd=ROOT, stdout=subprocess.PIPE, text=True,
         )
         assert self.process.stdout is not None
@@ -126,11 +127,12 @@ def measure_bare_loop(fake: Fake, processes: int, total: int) -> float:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, trees: str = TREES, fake_options: tuple[str, ...] = (),
+                 settings: dict[str, str] | None = None) -> None:
         self.args = args
         self.tmp = Path(tempfile.mkdtemp(prefix="rr-bench-"))
-        (self.tmp / "trees.toml").write_text(TREES, encoding="utf-8")
-        self.fake = Fake()
+        (self.tmp / "trees.toml").write_text(trees, encoding="utf-8")
+        self.fake = Fake(*fake_options)
         self._server = make_server("127.0.0.1", 0, lambda e, s: self.app(e, s), threaded=True)
         self.env = {
             "SECRET_KEY": "bench-secret-key-0123456789",
@@ -149,6 +151,7 @@ class Bench:
             # Deletes would shrink the fake's count mid-measurement; bench.provider_deletes measures them.
             "PROVIDER_DELETE": "off",
             "LOG_LEVEL": "WARNING",
+            **(settings or {}),  # the web app's and every worker's
         }
         os.environ.update(self.env)
         from rapidresponse import create_app
