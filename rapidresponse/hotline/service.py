@@ -78,12 +78,11 @@ def store_call(session: Session, cipher: FieldCipher, call_sid: str, phone: str 
     known = find_call(session, cipher, call_sid)
     if known is not None:
         return known
-    outbox.insert_ignoring_duplicates(session, InboundCall, [{
+    call = outbox.insert_unless_taken(session, InboundCall, {
         "call_sid": call_sid, "from_index": cipher.blind_index(phone) if phone else None,
         "from_token": cipher.encrypt(phone) if phone else None, "withheld": phone is None, "received_at": now,
         "outcome": None, "incident_id": None,
-    }])
-    call = session.scalar(select(InboundCall).where(InboundCall.call_sid == call_sid))
+    }) or session.scalar(select(InboundCall).where(InboundCall.call_sid == call_sid))  # stored meanwhile by a retry
     assert call is not None
     return call
 
@@ -91,9 +90,14 @@ def store_call(session: Session, cipher: FieldCipher, call_sid: str, phone: str 
 def identify(session: Session, cipher: FieldCipher, phone: str | None) -> Caller:
     if phone is None:
         return Caller(phone=None)
-    member = registry.find_by_phone(session, cipher, phone)
-    coordinator_id = session.scalar(select(Coordinator.id).where(Coordinator.phone_index == console_phone_index(
-        cipher, phone)))
+    # Both ids in one round trip; the member's row is read only when there is one (most callers
+    # to a hotline are not members).
+    member_id, coordinator_id = session.execute(select(
+        select(Member.id).where(Member.phone_index == cipher.blind_index(phone)).scalar_subquery(),
+        select(Coordinator.id).where(Coordinator.phone_index == console_phone_index(cipher, phone))
+        .scalar_subquery(),
+    )).one()
+    member = session.get(Member, member_id) if member_id is not None else None
     language = member.language if member is not None and member.is_active else "en"
     return Caller(
         phone=phone, language=language, member_id=member.id if member is not None else None,
@@ -109,13 +113,19 @@ def answer(svc: Services, call_sid: str, from_raw: str, now: datetime) -> Caller
     phone = caller_number(from_raw, svc.settings.default_region)
     with svc.db.session() as session:
         call_id = store_call(session, svc.cipher, call_sid, phone, now).id
-    with svc.db.session() as session:
+        session.commit()  # stored whatever happens next (one session: one connection checked out)
         caller = identify(session, svc.cipher, phone)
         if caller.is_coordinator:
             session.execute(update(InboundCall).where(InboundCall.id == call_id, InboundCall.outcome.is_(None))
                             .values(outcome=CallOutcome.DONE.value))
     log.info("hotline call %s from %s", call_sid[-6:], mask_phone(phone) if phone else "a withheld number")
     return caller
+
+
+def store(svc: Services, call_sid: str, from_raw: str, now: datetime) -> None:
+    """A step that needs nothing of the caller (its language is in the URL): the call stored, if new."""
+    with svc.db.session() as session:
+        store_call(session, svc.cipher, call_sid, caller_number(from_raw, svc.settings.default_region), now)
 
 
 def menu(svc: Services) -> flow.Menu:
@@ -159,7 +169,11 @@ def on_recording(svc: Services, done: RecordingDone, now: datetime) -> Recording
                 "sid_index": recording_sid_index(cipher, done.recording_sid),
                 "sid_token": cipher.encrypt(done.recording_sid), "call_id": call.id, "language": done.language,
                 "duration_seconds": done.duration, "created_at": now, "delete_attempts": 0,
+                "incident_id": call.incident_id,
             }])
+        # Kept whatever happens next: if opening the report fails, the recording is still ours to
+        # delete at the provider, and the same callback posted again reports it (the claim below).
+        session.commit()
         existing = reported_already(svc, session, call)
         if existing is not None:
             return existing
@@ -169,23 +183,23 @@ def on_recording(svc: Services, done: RecordingDone, now: datetime) -> Recording
         if decision == flow.AfterRecording.MISSED:
             mark_missed(session, call.id, now)
             return RecordingOutcome(decision)
-        # Claim the call: of two identical callbacks at once, one opens the report.
-        claimed = session.execute(update(InboundCall).where(
-            InboundCall.id == call.id, InboundCall.incident_id.is_(None),
-            or_(InboundCall.outcome.is_(None), InboundCall.outcome != CallOutcome.REPORTED.value),
-        ).values(outcome=CallOutcome.REPORTED.value))
-        if getattr(claimed, "rowcount", 0) != 1:
-            session.rollback()
-            again = reported_already(svc, session, session.get(InboundCall, call.id) or call)
-            return again or RecordingOutcome(flow.AfterRecording.REPORT)
-        member = session.get(Member, identify(session, cipher, phone).member_id or 0) if phone else None
+        member = registry.find_by_phone(session, cipher, phone) if phone else None
         tree = svc.trees.get(done.tree) if done.tree in svc.trees else svc.trees.hotline_tree
         text = f"voice report, {done.duration} s" if done.duration else "voice report, nothing said"
         reported = responses.report(svc, session, tree, text=text, reporter_phone=phone or WITHHELD,
                                     reporter=member if member is not None and member.is_active else None,
                                     inbound_id=None, now=now)
         incident = reported.incident
-        session.execute(update(InboundCall).where(InboundCall.id == call.id).values(incident_id=incident.id))
+        # Claim the call for this report: of two identical callbacks at once, one opens it (the
+        # other waits on the row, finds it claimed, and its incident is rolled back unseen).
+        claimed = session.execute(update(InboundCall).where(
+            InboundCall.id == call.id, InboundCall.incident_id.is_(None),
+            or_(InboundCall.outcome.is_(None), InboundCall.outcome != CallOutcome.REPORTED.value),
+        ).values(outcome=CallOutcome.REPORTED.value, incident_id=incident.id))
+        if getattr(claimed, "rowcount", 0) != 1:
+            session.rollback()
+            again = reported_already(svc, session, session.get(InboundCall, call.id, populate_existing=True) or call)
+            return again or RecordingOutcome(flow.AfterRecording.REPORT)
         if done.recording_sid:
             session.execute(update(Recording).where(
                 Recording.sid_index == recording_sid_index(cipher, done.recording_sid)).values(incident_id=incident.id))
@@ -220,9 +234,11 @@ def call_ended(svc: Services, call_sid: str, status: str, now: datetime) -> bool
         call = find_call(session, svc.cipher, call_sid)
         if call is None:
             return False  # never answered by us: nothing to call back about that we know of
+        if call.outcome is None and call.incident_id is None and mark_missed(session, call.id, now):
+            return True  # (ended_at set with it)
         if call.ended_at is None:
             call.ended_at = now
-        return mark_missed(session, call.id, now)
+        return False
 
 
 def give_up_stale_calls(session: Session, now: datetime) -> int:

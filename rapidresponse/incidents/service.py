@@ -22,6 +22,7 @@ from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLa
 from rapidresponse.incidents.states import OPEN_STATUSES, IncidentStatus, LayerStatus
 from rapidresponse.members.models import Member, MemberStatus, MemberTag, Role
 from rapidresponse.members.registry import RECIPIENT_COLUMNS, Recipient, has_role, in_layers, recipients, role_tag
+from rapidresponse.messaging import outbox
 from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.privacy.crypto import FieldCipher
 from rapidresponse.privacy.masking import mask_phone
@@ -152,20 +153,21 @@ def open_incident(session: Session, cipher: FieldCipher, tree: Tree, *, text: st
         existing = session.scalar(select(Incident).where(Incident.inbound_message_id == inbound_id))
         if existing is not None:
             return existing
+    row = {
+        "status": IncidentStatus.REPORTED.value,
+        "zone": zone if zone is not None else (reporter.zone if reporter else None),
+        "text_token": cipher.encrypt(text), "reporter_index": cipher.blind_index(reporter_phone),
+        "reporter_token": cipher.encrypt(reporter_phone), "reporter_member_id": reporter.id if reporter else None,
+        "inbound_message_id": inbound_id, "plan_token": seal_plan(cipher, tree), "opened_at": now,
+        "verified": False, "unverified_escalation": False, "covered_at": None, "closed_at": None,
+    }
     for code in candidate_codes(_rng):
-        incident = Incident(
-            code=code, open_code=code, status=IncidentStatus.REPORTED.value,
-            zone=zone if zone is not None else (reporter.zone if reporter else None),
-            text_token=cipher.encrypt(text), reporter_index=cipher.blind_index(reporter_phone),
-            reporter_token=cipher.encrypt(reporter_phone),
-            reporter_member_id=reporter.id if reporter else None,
-            inbound_message_id=inbound_id, plan_token=seal_plan(cipher, tree), opened_at=now,
-        )
-        try:
-            with session.begin_nested():
-                session.add(incident)
-                session.flush()
-        except IntegrityError:
+        incident = outbox.insert_unless_taken(session, Incident, {**row, "code": code, "open_code": code})
+        if incident is None:
+            if inbound_id is not None:  # this text's retry, at the same moment, may have opened it
+                existing = session.scalar(select(Incident).where(Incident.inbound_message_id == inbound_id))
+                if existing is not None:
+                    return existing
             continue  # that code is taken by an open incident; try the next
         session.add_all(IncidentLayer(incident_id=incident.id, number=layer.number) for layer in tree.layers)
         append(session, cipher, incident.id, "report", now, actor=REPORTER, member=reporter, body=text,

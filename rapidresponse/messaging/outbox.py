@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from rapidresponse.messaging.models import Channel, DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.messaging.segments import segments
@@ -52,6 +52,23 @@ def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str
     else:
         stmt = sqlite.insert(model).on_conflict_do_nothing()
     session.execute(stmt, rows)
+
+
+Model = TypeVar("Model")
+
+
+def insert_unless_taken(session: Session, model: type[Model], row: dict[str, Any]) -> Model | None:
+    """One row inserted and returned as the ORM object, or None when a unique column is taken:
+    INSERT ... ON CONFLICT DO NOTHING RETURNING, one round trip, and nothing to roll back (a
+    flush that fails needs a savepoint around it: two more round trips on PostgreSQL)."""
+    stmt: Insert
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = postgresql.insert(model).values(**row).on_conflict_do_nothing()
+    else:
+        stmt = sqlite.insert(model).values(**row).on_conflict_do_nothing()
+    # Relationships load when first read, not now: a row just inserted has nothing related yet.
+    found: Model | None = session.scalars(stmt.returning(model).options(lazyload("*"))).first()
+    return found
 
 
 def record(session: Session, cipher: FieldCipher, texts: Iterable[Text], now: datetime,
