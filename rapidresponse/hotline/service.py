@@ -32,6 +32,7 @@ from rapidresponse.messaging import outbox
 from rapidresponse.privacy.crypto import FieldCipher
 from rapidresponse.privacy.masking import mask_phone
 from rapidresponse.services import Services
+from rapidresponse.trees.model import Tree
 
 log = logging.getLogger(__name__)
 
@@ -183,28 +184,68 @@ def on_recording(svc: Services, done: RecordingDone, now: datetime) -> Recording
         if decision == flow.AfterRecording.MISSED:
             mark_missed(session, call.id, now)
             return RecordingOutcome(decision)
-        member = registry.find_by_phone(session, cipher, phone) if phone else None
         tree = svc.trees.get(done.tree) if done.tree in svc.trees else svc.trees.hotline_tree
-        text = f"voice report, {done.duration} s" if done.duration else "voice report, nothing said"
-        reported = responses.report(svc, session, tree, text=text, reporter_phone=phone or WITHHELD,
-                                    reporter=member if member is not None and member.is_active else None,
-                                    inbound_id=None, now=now)
-        incident = reported.incident
-        # Claim the call for this report: of two identical callbacks at once, one opens it (the
-        # other waits on the row, finds it claimed, and its incident is rolled back unseen).
-        claimed = session.execute(update(InboundCall).where(
-            InboundCall.id == call.id, InboundCall.incident_id.is_(None),
-            or_(InboundCall.outcome.is_(None), InboundCall.outcome != CallOutcome.REPORTED.value),
-        ).values(outcome=CallOutcome.REPORTED.value, incident_id=incident.id))
-        if getattr(claimed, "rowcount", 0) != 1:
-            session.rollback()
-            again = reported_already(svc, session, session.get(InboundCall, call.id, populate_existing=True) or call)
-            return again or RecordingOutcome(flow.AfterRecording.REPORT)
-        if done.recording_sid:
-            session.execute(update(Recording).where(
-                Recording.sid_index == recording_sid_index(cipher, done.recording_sid)).values(incident_id=incident.id))
-        log.info("voice report %s (%s) from %s", incident.code, tree.name, mask_phone(phone) if phone else "withheld")
-        return RecordingOutcome(flow.AfterRecording.REPORT, incident.code, reported.someone_alerted, reported.after)
+        sid_index = recording_sid_index(cipher, done.recording_sid) if done.recording_sid else None
+        return open_report(svc, session, call, phone, tree, done.duration, sid_index, now)
+
+
+def open_report(svc: Services, session: Session, call: InboundCall, phone: str | None, tree: Tree, duration: int,
+                sid_index: str | None, now: datetime) -> RecordingOutcome:
+    """The call's report, through the function a texted report uses, and the call claimed for it
+    (with its recording linked) in the same transaction: of two attempts at once (a repeated
+    callback, the sweep), one opens it; the other waits on the call's row, finds it claimed, and
+    its incident is rolled back unseen."""
+    member = registry.find_by_phone(session, svc.cipher, phone) if phone else None
+    text = f"voice report, {duration} s" if duration else "voice report, nothing said"
+    reported = responses.report(svc, session, tree, text=text, reporter_phone=phone or WITHHELD,
+                                reporter=member if member is not None and member.is_active else None,
+                                inbound_id=None, now=now)
+    incident = reported.incident
+    claimed = session.execute(update(InboundCall).where(
+        InboundCall.id == call.id, InboundCall.incident_id.is_(None),
+        or_(InboundCall.outcome.is_(None), InboundCall.outcome != CallOutcome.REPORTED.value),
+    ).values(outcome=CallOutcome.REPORTED.value, incident_id=incident.id))
+    if getattr(claimed, "rowcount", 0) != 1:
+        session.rollback()
+        again = reported_already(svc, session, session.get(InboundCall, call.id, populate_existing=True) or call)
+        return again or RecordingOutcome(flow.AfterRecording.REPORT)
+    if sid_index is not None:
+        session.execute(update(Recording).where(Recording.sid_index == sid_index).values(incident_id=incident.id))
+    log.info("voice report %s (%s) from %s", incident.code, tree.name, mask_phone(phone) if phone else "withheld")
+    return RecordingOutcome(flow.AfterRecording.REPORT, incident.code, reported.someone_alerted, reported.after)
+
+
+# A recording stored this long ago whose call opened no report: the request failed while opening
+# it (it takes milliseconds). Older than CALL_GIVEN_UP it is left a missed call: an alert about a
+# report that old would send people to a scene long over.
+STRANDED_AFTER = timedelta(minutes=1)
+
+
+def report_stranded(svc: Services, now: datetime, limit: int = 100) -> list[AfterCommit]:
+    """The sweep's part: recordings long enough to be a report (over 2 s) that opened none, because
+    the request that stored them failed after committing them. Each is opened now, exactly once
+    (open_report's claim), into the hotline's default tree: the key pressed lived only in that
+    request's URL, and the default tree is where a caller who pressed no key is heard too."""
+    with svc.db.session() as session:
+        stranded = session.execute(
+            select(Recording.call_id, Recording.duration_seconds, Recording.sid_index)
+            .join(InboundCall, InboundCall.id == Recording.call_id)
+            .where(Recording.incident_id.is_(None), InboundCall.incident_id.is_(None),
+                   Recording.duration_seconds > flow.SHORTEST_REPORT_SECONDS,
+                   Recording.created_at <= now - STRANDED_AFTER, Recording.created_at > now - CALL_GIVEN_UP)
+            .order_by(Recording.id).limit(limit)).all()
+    afters = []
+    for call_id, duration, sid_index in stranded:
+        with svc.db.session() as session:
+            call = session.get(InboundCall, call_id)
+            if call is None or call.incident_id is not None:
+                continue
+            phone = svc.cipher.decrypt(call.from_token) if call.from_token is not None else None
+            outcome = open_report(svc, session, call, phone, svc.trees.hotline_tree, duration, sid_index, now)
+        if outcome.after.start_incident is not None:  # (not when another attempt had just claimed it)
+            log.warning("hotline: opened %s from a recording whose request had failed", outcome.code)
+            afters.append(outcome.after)
+    return afters
 
 
 def reported_already(svc: Services, session: Session, call: InboundCall) -> RecordingOutcome | None:

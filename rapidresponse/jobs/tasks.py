@@ -130,6 +130,10 @@ def sweep() -> dict[str, int]:
     except RedisError:
         log.error("sweep could not reach the status callbacks in Redis")
     counts["broadcasts"] = broadcast_jobs.resume_stalled(svc, now)
+    stranded = hotline.report_stranded(svc, now)
+    for after in stranded:
+        dispatch(svc, after)
+    counts["stranded_reports"] = len(stranded)
     with svc.db.session() as session:
         counts["missed_calls"] = hotline.give_up_stale_calls(session, now)
     counts["purged"] = purge_if_due(svc, now)
