@@ -12,6 +12,9 @@ Twilio would (signed requests to the TwiML's URLs), driven through its admin API
 * ``hotline``: --callers calls to POST /twilio/voice, --concurrency at once, each one ringing,
   pressing 1 at the menu, speaking 20 s into the recording and hearing the code read back; every
   webhook answer timed at the fake (p50 / p99 / max per step and overall; target p99 < 50 ms).
+  Beside the web process: --workers RQ workers (one start_incident job per report; the bench's
+  trees have no members, so no fan-out) and the fake playing --concurrency calls; the JSON gives
+  the load average before and after, since other work on the machine moves the tail most.
 * ``calls``: a report alerting one layer of --voice-members members on voice and --sms-members on
   texts, with CALLS_PER_SECOND and SEND_RATE_SEGMENTS_PER_SECOND set: the most calls and texts
   the fake saw in any 1-s window (never above their limits) and their mean rates.
@@ -270,7 +273,10 @@ def main() -> int:
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
     bench = VoiceBench(args)
-    results: dict[str, Any] = {"database": "postgresql" if args.database_url.startswith("postgres") else "sqlite"}
+    # What runs beside the web process, and how busy the machine was: on a shared machine the
+    # load decides the tail more than the handler does (`--workers 0` leaves the web alone).
+    results: dict[str, Any] = {"database": "postgresql" if args.database_url.startswith("postgres") else "sqlite",
+                               "workers": args.workers, "load_average_before": os.getloadavg()[0]}
     try:
         bench.start()
         if args.only in (None, "hotline"):
@@ -279,6 +285,7 @@ def main() -> int:
             results["calls"] = bench.calls()
     finally:
         bench.close()
+    results["load_average_after"] = os.getloadavg()[0]
     print(json.dumps(results, indent=2))
     return 0
 
