@@ -43,6 +43,6 @@ def dispatch(svc: Services, after: AfterCommit, *, queue: str = queues.URGENT) -
 def queue_status_drain(svc: Services) -> None:
     """Status callbacks are waiting in Redis: one job applies them (the sweep does too, if this is lost)."""
     try:
-        queues.enqueue(svc, queues.URGENT, APPLY_STATUSES)
+        queues.enqueue(svc, queues.STATUS, APPLY_STATUSES)
     except RedisError as exc:
         log.error("could not queue the status callbacks' job (%s); the sweep will apply them", type(exc).__name__)

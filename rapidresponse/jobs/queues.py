@@ -1,5 +1,7 @@
-"""Queue names and how work is put on them. Urgent work (alerts, replies, timers) is always
-taken before bulk work (broadcasts, welcome texts): workers listen to URGENT first."""
+"""Queue names and how work is put on them. Workers listen to URGENT first (alerts, replies,
+timers), then STATUS (applying status callbacks), then BULK (broadcasts, welcome texts): a
+fan-out's thousands of callbacks never hold up the next batch of an alert, and a broadcast gives
+way to urgent work only, while the status drains still run between its steps."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from rq.serializers import JSONSerializer
 from rapidresponse.services import Services
 
 URGENT = "urgent"
+STATUS = "status"
 BULK = "bulk"
-ALL = (URGENT, BULK)
+ALL = (URGENT, STATUS, BULK)
 
 
 def queue(svc: Services, name: str) -> Queue:

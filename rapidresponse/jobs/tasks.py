@@ -17,7 +17,7 @@ from rapidresponse.inbound import service as inbound
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.jobs import broadcasts as broadcast_jobs
 from rapidresponse.jobs import queues
-from rapidresponse.jobs.dispatch import DELETE_AT_PROVIDER, SEND_TEXTS, batches, dispatch
+from rapidresponse.jobs.dispatch import DELETE_AT_PROVIDER, SEND_TEXTS, batches, dispatch, queue_status_drain
 from rapidresponse.messaging import deletes, delivery
 from rapidresponse.messaging.models import OutboundMessage
 from rapidresponse.messaging.sender import Outcome, Sender
@@ -81,10 +81,21 @@ def send_now(svc: Services, message_ids: list[int], *, bulk: bool = False) -> Ou
     return outcome
 
 
+# How long one drain job applies status callbacks before it queues its own continuation: during a
+# fan-out callbacks arrive as fast as texts go, and a drain that ran until none were left would hold
+# its worker while new urgent work (the next alert, a reply) waited behind it.
+STATUS_DRAIN_SECONDS = 2.0
+
+
 def apply_status_callbacks() -> int:
-    """Apply the status callbacks the webhook handed on, in batches (safe to run any number of times)."""
+    """Apply the status callbacks the webhook handed on, in batches (safe to run any number of times),
+    for STATUS_DRAIN_SECONDS at most; what is left goes on in a new job, behind any urgent one."""
     svc = process_services()
-    return StatusInbox.of(svc).drain(lambda updates: apply_and_dispatch(svc, updates, utcnow()))
+    inbox = StatusInbox.of(svc)
+    done = inbox.drain(lambda updates: apply_and_dispatch(svc, updates, utcnow()), budget=STATUS_DRAIN_SECONDS)
+    if inbox.schedule():
+        queue_status_drain(svc)
+    return done
 
 
 def apply_and_dispatch(svc: Services, updates: Sequence[delivery.StatusUpdate], now: datetime) -> int:

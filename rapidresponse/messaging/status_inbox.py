@@ -61,8 +61,8 @@ return 1
 
 class StatusInbox:
     def __init__(self, redis: Redis, prefix: str = "", *, batch: int = BATCH, lock_ms: int = LOCK_MS,
-                 pause: Callable[[float], None] = time.sleep) -> None:
-        self.redis, self.batch, self.lock_ms, self.pause = redis, batch, lock_ms, pause
+                 pause: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        self.redis, self.batch, self.lock_ms, self.pause, self.clock = redis, batch, lock_ms, pause, clock
         base = f"{prefix}rr:status-callbacks"
         self.pending, self.processing = f"{base}:pending", f"{base}:processing"
         self.lock, self.scheduled = f"{base}:lock", f"{base}:scheduled"
@@ -82,16 +82,24 @@ class StatusInbox:
         _, scheduled = pipe.execute()
         return bool(scheduled)
 
+    def schedule(self) -> bool:
+        """True when callbacks wait and nobody has queued a drain for them yet (the caller should)."""
+        return bool(self.redis.llen(self.pending)) and bool(
+            self.redis.set(self.scheduled, "1", nx=True, ex=SCHEDULED_SECONDS))
+
     def waiting(self) -> int:
         return int(self.redis.llen(self.pending)) + int(self.redis.llen(self.processing))
 
-    def drain(self, apply: Callable[[Sequence[StatusUpdate]], object]) -> int:
+    def drain(self, apply: Callable[[Sequence[StatusUpdate]], object], *, budget: float | None = None) -> int:
         """Apply everything waiting, a batch at a time; returns how many callbacks were applied.
 
         Only one drainer works at a time (others return 0 at once: the one working sees their
         callbacks too). If `apply` raises, the batch stays in `processing` for the next drainer.
+        With a `budget` (seconds) it stops after the batch that used it up, even with callbacks
+        still arriving (a fan-out's keep coming for as long as it sends): see `schedule`.
         """
         done = 0
+        deadline = None if budget is None else self.clock() + budget
         while True:
             token = uuid.uuid4().hex
             if not self.redis.set(self.lock, token, nx=True, px=self.lock_ms):
@@ -99,14 +107,18 @@ class StatusInbox:
             try:
                 # From here on a new callback schedules a new job, so none waits for an expired flag.
                 self.redis.delete(self.scheduled)
-                done += self._drain_locked(token, apply)
+                done += self._drain_locked(token, apply, deadline)
             finally:
                 self._release(keys=[self.lock], args=[token])
             # A callback pushed while we held the lock, whose job found it taken, is seen here.
-            if not self.redis.llen(self.pending):
+            if not self.redis.llen(self.pending) or self._spent(deadline):
                 return done
 
-    def _drain_locked(self, token: str, apply: Callable[[Sequence[StatusUpdate]], object]) -> int:
+    def _spent(self, deadline: float | None) -> bool:
+        return deadline is not None and self.clock() >= deadline
+
+    def _drain_locked(self, token: str, apply: Callable[[Sequence[StatusUpdate]], object],
+                      deadline: float | None = None) -> int:
         done = 0
         left_behind = self.redis.lrange(self.processing, 0, -1)  # a crashed drainer's last batch
         if left_behind:
@@ -121,6 +133,8 @@ class StatusInbox:
             if not moved:
                 return done
             done += self._apply(token, moved, apply)
+            if self._spent(deadline):
+                return done
             if len(moved) == self.batch:
                 self.pause(BATCH_PAUSE_SECONDS)
 

@@ -44,7 +44,7 @@ def drain(svc, inbox: StatusInbox | None = None) -> int:
 
 
 def queued_jobs(svc) -> list:
-    q = Queue(svc.settings.queue_prefix + queues.URGENT, connection=svc.redis, serializer=JSONSerializer)
+    q = Queue(svc.settings.queue_prefix + queues.STATUS, connection=svc.redis, serializer=JSONSerializer)
     return [q.fetch_job(job_id) for job_id in q.job_ids]
 
 
@@ -211,3 +211,43 @@ def test_a_batch_that_meets_another_writer_is_redone_exactly(svc, alert):
     assert changed == 0 and len(calls) == 3  # the batch, the other writer, the exact redo
     assert state(svc, message_id)[0] == "delivered"
     assert deliveries(svc, incident_id) == ["delivered"]
+
+
+def test_a_drain_job_gives_way_after_its_time_and_leaves_a_job_for_the_rest(client, svc, alert):
+    """Callbacks keep coming during a fan-out: one drain stops once its time is used up, and what is
+    left waits for a new drain job on the status queue, behind any urgent work."""
+    _, message_id, sid = alert
+    now = [0.0]
+
+    def apply(updates):
+        now[0] += 1.5  # each batch takes a while
+        delivery.apply_statuses(svc, updates, NOW)
+
+    inbox = StatusInbox(svc.redis, svc.settings.queue_prefix, batch=2, pause=lambda _: None, clock=lambda: now[0])
+    for status in ("queued", "sent", "sent", "delivered", "delivered"):
+        post_callback(client, sid, status, message_id)
+    for job in queued_jobs(svc):
+        job.delete()
+    svc.redis.delete(inbox.scheduled)
+    assert inbox.drain(apply, budget=2.0) == 4  # two batches: the second used the time up
+    assert inbox.waiting() == 1
+    assert inbox.schedule() is True and inbox.schedule() is False  # one new job, not one per caller
+    assert inbox.drain(apply, budget=2.0) == 1 and inbox.schedule() is False
+
+
+def test_the_drain_job_queues_its_own_continuation(client, svc, alert):
+    """The job itself: what it could not apply in its time is applied by the job it queued."""
+    from rapidresponse.jobs import tasks
+
+    _, message_id, sid = alert
+    for status in ("queued", "sent", "delivered"):
+        post_callback(client, sid, status, message_id)
+    for job in queued_jobs(svc):
+        job.delete()
+    one_at_a_time = StatusInbox(svc.redis, svc.settings.queue_prefix, batch=1)
+    with mock.patch.object(tasks, "STATUS_DRAIN_SECONDS", 0.0), \
+            mock.patch.object(tasks, "process_services", return_value=svc), \
+            mock.patch.object(StatusInbox, "of", return_value=one_at_a_time):
+        assert tasks.apply_status_callbacks() == 1
+    [job] = [j for j in queued_jobs(svc) if j.func_name == APPLY_STATUSES]
+    assert job.origin.endswith(queues.STATUS)
