@@ -38,7 +38,8 @@ answer), ``GET /_fake/held`` (SIDs of every message still stored: sent, received
 ``GET /_fake/config``, ``POST /_fake/reset`` (JSON body
 ``{"config": true}`` also restores the configuration), ``POST /_fake/config`` (JSON: latency,
 fail_numbers, fail_next {n, status}, undeliverable_numbers, callbacks, callback_delay,
-callback_shuffle, hang_every, hang_seconds: every Nth accepted message is answered only after
+callback_shuffle, callback_queued (false: no `queued` callback), hang_every, hang_seconds: every
+Nth accepted message is answered only after
 hang_seconds, as a Twilio that took the text but is slow to say so), refuse_deletes_next.
 
 Deleting a message (``DELETE .../Messages/SM....json``) answers 204 and forgets it, 404 when it

@@ -37,6 +37,8 @@ class AdminMixin:
                 self.callbacks = bool(cfg["callbacks"])
             if "callback_delay" in cfg:
                 self.callback_delay = float(cfg["callback_delay"])
+            if "callback_queued" in cfg:
+                self.callback_queued = bool(cfg["callback_queued"])
             if "callback_shuffle" in cfg:
                 self.callback_shuffle = bool(cfg["callback_shuffle"])
             if "hang_every" in cfg:
@@ -64,6 +66,7 @@ class AdminMixin:
                 "callbacks": self.callbacks,
                 "callback_delay": self.callback_delay,
                 "callback_shuffle": self.callback_shuffle,
+                "callback_queued": self.callback_queued,
                 "hang_every": self.hang_every,
                 "hang_seconds": self.hang_seconds,
                 "refuse_deletes_next": self._refuse_deletes,
@@ -85,6 +88,7 @@ class AdminMixin:
                 self.callbacks = self._defaults["callbacks"]
                 self.callback_delay = 0.0
                 self.callback_shuffle = False
+                self.callback_queued = True
                 self.hang_every = 0
                 self.hang_seconds = 0.0
 

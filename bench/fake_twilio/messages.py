@@ -55,6 +55,7 @@ class MessagesMixin:
     callbacks: bool
     callback_delay: float
     callback_shuffle: bool
+    callback_queued: bool
     hang_every: int
     hang_seconds: float
     _cb_pending: int
@@ -391,6 +392,8 @@ class MessagesMixin:
             steps: list[tuple[str, int | None]] = [("queued", None), ("failed", err_code)]
         else:
             steps = [("queued", None), ("sent", None), (final, err_code)]
+        if not self.callback_queued:
+            steps = steps[1:]
         if self.callback_shuffle:
             random.shuffle(steps)
         for status, code in steps:

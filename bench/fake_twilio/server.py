@@ -156,6 +156,7 @@ class FakeTwilio(MessagesMixin, VoiceMixin, CallsMixin, RecordingsMixin, Callbac
         self.callbacks = bool(callbacks)
         self.callback_delay = 0.0  # seconds before each status callback
         self.callback_shuffle = False  # send each message's callbacks in random order
+        self.callback_queued = True  # False: only sent and the final status, no `queued` callback
         self.hang_every = 0  # every Nth accepted message is answered hang_seconds late (0: none)
         self.hang_seconds = 0.0
         self._init_callbacks(auth_token, callback_workers, callback_timeout)
