@@ -7,8 +7,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy import ColumnElement, DateTime, Engine, create_engine, event
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 # Every table's id is an INTEGER column: 32-bit on PostgreSQL. An id from outside (a URL, a
@@ -26,6 +29,38 @@ def parse_id(raw: str | None) -> int | None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class _Unindexed(FunctionElement[Any]):
+    inherit_cache = True
+    name = "unindexed"
+
+
+def unindexed(column: ColumnElement[Any] | InstrumentedAttribute[Any]) -> ColumnElement[Any]:
+    """`column` (a text column), written so that no index on it is used for the condition it appears in.
+
+    `WHERE dedupe_key IN (500 keys) AND status = 'pending'` must look the 500 keys up in their
+    unique index; SQLite (no statistics) prefers the status index instead and scans every pending
+    row, once per chunk: quadratic in the layer. SQLite's documented way out is a unary `+`;
+    PostgreSQL's is an expression (`status || ''`). The values compared are the same."""
+    element = _Unindexed(column)
+    element.type = column.type
+    return element  # type: ignore[return-value]
+
+
+@compiles(_Unindexed)
+def _unindexed_default(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_Unindexed, "sqlite")
+def _unindexed_sqlite(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return "+" + compiler.process(element.clauses, **kw)
+
+
+@compiles(_Unindexed, "postgresql")
+def _unindexed_postgresql(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return "(" + compiler.process(element.clauses, **kw) + " || '')"
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -12,6 +12,7 @@ from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, lazyload
 
+from rapidresponse.db import unindexed
 from rapidresponse.messaging.models import Channel, DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.messaging.segments import segments
 from rapidresponse.privacy.crypto import FieldCipher
@@ -97,7 +98,7 @@ def record(session: Session, cipher: FieldCipher, texts: Iterable[Text], now: da
             "layer": t.layer,
             "broadcast_id": t.broadcast_id,
             # A call costs one slot on the call rate limit, however long it speaks.
-            "segments": 1 if t.channel is Channel.VOICE else segment_counts.setdefault(t.body, segments(t.body)),
+            "segments": 1 if t.channel is Channel.VOICE else _segments(segment_counts, t.body),
             "channel": t.channel.value,
             "status": status.value,
             "created_at": now,
@@ -114,7 +115,16 @@ def record(session: Session, cipher: FieldCipher, texts: Iterable[Text], now: da
     return pending_ids(session, [t.dedupe_key for t in texts])
 
 
+def _segments(memo: dict[str, int], body: str) -> int:
+    """segments() once per distinct body (`setdefault` would compute it for every row)."""
+    if body not in memo:
+        memo[body] = segments(body)
+    return memo[body]
+
+
 def pending_ids(session: Session, dedupe_keys: Sequence[str]) -> list[int]:
+    """The ids of these dedupe keys' texts still pending, in the order given: each chunk is 500
+    look-ups in the unique dedupe-key index, never a scan of every pending text."""
     order = {key: i for i, key in enumerate(dedupe_keys)}
     found: list[tuple[int, str]] = []
     for start in range(0, len(dedupe_keys), 500):
@@ -124,7 +134,7 @@ def pending_ids(session: Session, dedupe_keys: Sequence[str]) -> list[int]:
             for row in session.execute(
                 select(OutboundMessage.id, OutboundMessage.dedupe_key).where(
                     OutboundMessage.dedupe_key.in_(chunk),
-                    OutboundMessage.status == DeliveryStatus.PENDING.value,
+                    unindexed(OutboundMessage.status) == DeliveryStatus.PENDING.value,
                 )
             )
         )

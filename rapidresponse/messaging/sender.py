@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from rapidresponse.alertcalls import service as alertcalls
 from rapidresponse.alertcalls import twiml as call_twiml
-from rapidresponse.db import utcnow
+from rapidresponse.db import unindexed, utcnow
 from rapidresponse.i18n import say_options
 from rapidresponse.incidents.models import Acknowledgement, Incident, Participant, ThreadEvent
 from rapidresponse.incidents.service import participant_tag
@@ -207,10 +207,13 @@ class Sender:
         now = self.clock()
         with self.svc.db.session() as session:
             for start in range(0, len(held), 500):
+                chunk = held[start : start + 500]
                 renewed.extend(session.scalars(
                     update(OutboundMessage)
-                    .where(tuple_(OutboundMessage.id, OutboundMessage.attempts).in_(held[start : start + 500]),
-                           OutboundMessage.status == DeliveryStatus.SENDING.value)
+                    # `id IN` too: SQLite scans the whole table for a row-value IN alone.
+                    .where(OutboundMessage.id.in_([message_id for message_id, _ in chunk]),
+                           tuple_(OutboundMessage.id, OutboundMessage.attempts).in_(chunk),
+                           unindexed(OutboundMessage.status) == DeliveryStatus.SENDING.value)
                     .values(claimed_at=now)
                     .returning(OutboundMessage.id)
                 ).all())
@@ -338,6 +341,8 @@ class Sender:
             self._leases.release([text.id for text, _ in done])
 
     def _claim(self, session: Session, ids: list[int], outcome: Outcome) -> list[_Claimed]:
+        # Each UPDATE finds its rows by primary key (`unindexed` keeps SQLite off the status index,
+        # which would scan every pending text of a 100,000-member layer for each chunk).
         now = self.clock()
         stale = now - self.lease
         sending = DeliveryStatus.SENDING.value
@@ -345,14 +350,15 @@ class Sender:
         # Each claim bumps `attempts`: the new value is this claim's fencing token.
         tokens: dict[int, int] = dict(session.execute(  # type: ignore[arg-type]
             update(OutboundMessage)
-            .where(OutboundMessage.id.in_(ids), OutboundMessage.status == sending, OutboundMessage.claimed_at <= stale)
+            .where(OutboundMessage.id.in_(ids), unindexed(OutboundMessage.status) == sending,
+                   OutboundMessage.claimed_at <= stale)
             .values(claimed_at=now, attempts=OutboundMessage.attempts + 1)
             .returning(OutboundMessage.id, OutboundMessage.attempts)
         ).all())
         reclaimed = set(tokens)
         fresh_tokens: dict[int, int] = dict(session.execute(  # type: ignore[arg-type]
             update(OutboundMessage)
-            .where(OutboundMessage.id.in_(ids), OutboundMessage.status == DeliveryStatus.PENDING.value)
+            .where(OutboundMessage.id.in_(ids), unindexed(OutboundMessage.status) == DeliveryStatus.PENDING.value)
             .values(status=sending, claimed_at=now, attempts=OutboundMessage.attempts + 1)
             .returning(OutboundMessage.id, OutboundMessage.attempts)
         ).all())
