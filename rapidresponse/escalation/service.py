@@ -6,9 +6,10 @@ stale job and the periodic sweep can all run `evaluate` at once and only one of 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.alertcalls.keypad import spell_code
@@ -28,6 +29,7 @@ from rapidresponse.services import Services
 from rapidresponse.trees.model import Layer, Tree
 
 REPORT_EXCERPT = 100
+PLAN_CHUNK = 500  # members per look-up when a whole layer is listed
 
 
 def tree_label(tree: str, language: str) -> str:
@@ -78,18 +80,70 @@ def channels_of(session: Session, member_ids: list[int]) -> dict[int, tuple[Chan
     return found
 
 
+ZONE_PASS, REST_PASS = 0, 1  # a zone-first layer: the report's zone, then everyone else
+
+
+def layer_members(svc: Services, incident: Incident, tree: str,
+                  layer: Layer) -> Select[int, str, bytes | None, str, str | None]:
+    """Who in the layer an alert can reach (the reporter aside), as a select of RECIPIENT_COLUMNS.
+
+    The one place that says who a layer's alert goes to: a filter on who is alerted (paused, off
+    duty, not on this rotation) is one more condition here. One indexed look-up of the layer's
+    keyed tag: only a holder of DATA_KEY can ask it."""
+    query = select(*RECIPIENT_COLUMNS).join(MemberTag).where(
+        MemberTag.tag == layer_tag(svc.cipher, tree, layer.number), alertable(), Member.phone_token.is_not(None))
+    if incident.reporter_member_id is not None:
+        query = query.where(Member.id != incident.reporter_member_id)
+    return query
+
+
+def first_pass(incident: Incident, layer: Layer) -> int:
+    return ZONE_PASS if layer.zone_first and incident.zone else REST_PASS
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Members to alert next, and where the following chunk starts (pass, after member id)."""
+
+    members: list[Recipient]
+    plan_pass: int
+    after: int
+
+
+def next_recipients(svc: Services, session: Session, incident: Incident, tree: str, layer: Layer, *,
+                    plan_pass: int, after: int, limit: int) -> Chunk:
+    """The next `limit` members to alert after member id `after` in pass `plan_pass`, in planning
+    order: the report's zone first when the layer asks for it, then the rest, each by member id
+    (a chunk that ends the zone pass is filled up from the rest). Fewer than `limit` means the
+    layer is planned. Each look-up walks the (tag, member id) index for at most `limit` rows:
+    planning a layer is linear in its size and never holds it all in memory."""
+    found: list[Recipient] = []
+    while True:
+        query = layer_members(svc, incident, tree, layer).where(MemberTag.member_id > after)
+        if layer.zone_first and incident.zone:
+            query = query.where(Member.zone == incident.zone if plan_pass == ZONE_PASS
+                                else or_(Member.zone.is_(None), Member.zone != incident.zone))
+        more = recipients(session, query.order_by(MemberTag.member_id).limit(limit - len(found)))
+        found.extend(more)
+        if more:
+            after = more[-1].id
+        if len(found) >= limit or plan_pass == REST_PASS:
+            return Chunk(found, plan_pass, after)
+        plan_pass, after = REST_PASS, 0
+
+
 def layer_recipients(svc: Services, session: Session, incident: Incident, tree: str,
                      layer: Layer) -> list[Recipient]:
-    """Reachable members of the layer, the report's zone first when the layer asks for it.
-
-    One indexed look-up of the layer's keyed tag: only a holder of DATA_KEY can ask it."""
-    found = recipients(session, select(*RECIPIENT_COLUMNS).join(MemberTag).where(
-        MemberTag.tag == layer_tag(svc.cipher, tree, layer.number), alertable(),
-    ).order_by(Member.id))
-    members = [m for m in found if m.id != incident.reporter_member_id]
-    if layer.zone_first and incident.zone:
-        members.sort(key=lambda m: m.zone != incident.zone)  # stable: zone members first, then the rest
-    return members
+    """Every reachable member of the layer in planning order (the report's zone first when the
+    layer asks for it). For small questions and tests: planning itself goes a chunk at a time."""
+    everyone: list[Recipient] = []
+    chunk = Chunk([], first_pass(incident, layer), 0)
+    while True:
+        chunk = next_recipients(svc, session, incident, tree, layer, plan_pass=chunk.plan_pass,
+                                after=chunk.after, limit=PLAN_CHUNK)
+        everyone.extend(chunk.members)
+        if len(chunk.members) < PLAN_CHUNK:
+            return everyone
 
 
 def anyone_to_alert(svc: Services, session: Session, incident: Incident, tree: Tree) -> bool:
@@ -103,38 +157,57 @@ def anyone_to_alert(svc: Services, session: Session, incident: Incident, tree: T
 
 def alert_layer(svc: Services, session: Session, incident: Incident, tree: Tree, layer: Layer, now: datetime,
                 *, unverified: bool = False) -> AfterCommit:
-    """Claim the layer (WAITING -> ALERTED/SKIPPED) and record each member's alert: a text, a call, or
-    both, by the member's channel (dedupe keys `alert:{incident}:{member}` and `...:voice`)."""
+    """Claim the layer (WAITING -> ALERTED/SKIPPED) and record its first chunk of alerts: a text, a
+    call, or both per member, by the member's channel (dedupe keys `alert:{incident}:{member}` and
+    `...:voice`). A layer bigger than a chunk is left planning (`plan_pass`): `after.plans` names
+    it, and `plan_chunk` records the rest a chunk per transaction while the first chunk is sent."""
     after = AfterCommit()
-    recipients = layer_recipients(svc, session, incident, tree.name, layer)
-    status = LayerStatus.ALERTED if recipients else LayerStatus.SKIPPED
+    chunk = svc.settings.alert_batch_size
+    planned = next_recipients(svc, session, incident, tree.name, layer,
+                              plan_pass=first_pass(incident, layer), after=0, limit=chunk)
+    first = planned.members
+    more = len(first) == chunk
+    status = LayerStatus.ALERTED if first else LayerStatus.SKIPPED
     claimed = session.execute(
         update(IncidentLayer)
         .where(IncidentLayer.incident_id == incident.id, IncidentLayer.number == layer.number,
                IncidentLayer.status == LayerStatus.WAITING.value)
         .values(status=status.value, alerted_at=now, due_at=due_at(now, layer.wait_seconds),
-                recipients=len(recipients))
+                recipients=len(first), plan_pass=planned.plan_pass if more else None,
+                planned_through=planned.after if more else 0, planning_at=now if more else None)
     )
     if getattr(claimed, "rowcount", 0) != 1:
         return after  # someone else alerted (or stopped) this layer
     if unverified and not incident.verified:
         incident.unverified_escalation = True
-    if layer.verifies and recipients and incident.status == IncidentStatus.REPORTED.value:
+    if layer.verifies and first and incident.status == IncidentStatus.REPORTED.value:
         # "verifying" only when a verifier was actually alerted
         incident.status = IncidentStatus.VERIFYING.value
-    incidents.append(session, svc.cipher, incident.id, "layer_alerted" if recipients else "layer_skipped", now,
-                     actor="system", detail={"layer": layer.number,
-                                             "recipients": len(recipients), "unverified": unverified})
-    if not recipients:
+    # A layer still being planned has no count yet: the layer's row shows it growing.
+    counted = {} if more else {"recipients": len(first)}
+    incidents.append(session, svc.cipher, incident.id, "layer_alerted" if first else "layer_skipped", now,
+                     actor="system", detail={"layer": layer.number, **counted, "unverified": unverified})
+    if not first:
         after.extend(evaluate(svc, session, incident.id, now))
         return after
+    after.send_ids.extend(record_alerts(svc, session, incident, tree, layer, first, now, alerted_at=now))
+    after.timers.append((incident.id, due_at(now, layer.wait_seconds)))
+    if more:
+        after.plans.append((incident.id, layer.number))
+    return after
+
+
+def record_alerts(svc: Services, session: Session, incident: Incident, tree: Tree, layer: Layer,
+                  members: list[Recipient], now: datetime, *, alerted_at: datetime) -> list[int]:
+    """Record each member's alert (text, call or both); the ids still pending, to send. Every chunk
+    of a layer is valid as long as its first: the alert's validity runs from `alerted_at`."""
     text = svc.cipher.decrypt(incident.text_token)
     bodies: dict[str, str] = {}
     scripts: dict[str, str] = {}
-    valid_until = now + timedelta(seconds=svc.settings.alert_validity_seconds)
-    channels = channels_of(session, [member.id for member in recipients])
+    valid_until = alerted_at + timedelta(seconds=svc.settings.alert_validity_seconds)
+    channels = channels_of(session, [member.id for member in members])
     texts = []
-    for member in recipients:
+    for member in members:
         channel, takes_texts = channels.get(member.id, (Channel.SMS, True))
         to = outbox.SealedNumber(member.phone_index, member.phone_token)
         if channel.texts and takes_texts:
@@ -153,9 +226,60 @@ def alert_layer(svc: Services, session: Session, incident: Incident, tree: Tree,
                 dedupe_key=call_dedupe_key(incident.id, member.id), member_id=member.id,
                 incident_id=incident.id, layer=layer.number, valid_until=valid_until,
             ))
-    after.send_ids.extend(outbox.record(session, svc.cipher, texts, now))
-    after.timers.append((incident.id, due_at(now, layer.wait_seconds)))
-    return after
+    return outbox.record(session, svc.cipher, texts, now)
+
+
+@dataclass
+class PlanStep:
+    send_ids: list[int] = field(default_factory=list)  # this chunk's texts, to send once committed
+    done: bool = False  # nothing left to plan (finished, stopped, or another planner's)
+    after: AfterCommit = field(default_factory=AfterCommit)  # what the finishing evaluate left
+
+
+def plan_chunk(svc: Services, session: Session, incident_id: int, number: int, now: datetime) -> PlanStep:
+    """Record the next chunk of a layer still being planned and move its cursor on, guarded by the
+    cursor's old value: two planners at once (a slow one and the sweep's), or a re-run after a
+    crash, write each member once and skip nobody. A closed incident stops the planning."""
+    row = session.scalar(select(IncidentLayer).where(IncidentLayer.incident_id == incident_id,
+                                                     IncidentLayer.number == number))
+    if row is None or row.plan_pass is None:
+        return PlanStep(done=True)
+    incident = session.get(Incident, incident_id)
+    assert incident is not None
+    tree = incidents.plan_of(svc.cipher, incident)
+    layer = tree.layer(number)
+    guard = (IncidentLayer.id == row.id, IncidentLayer.plan_pass == row.plan_pass,
+             IncidentLayer.planned_through == row.planned_through)
+    planned = Chunk([], row.plan_pass, row.planned_through)
+    if layer is not None and incident.is_open:
+        planned = next_recipients(svc, session, incident, tree.name, layer, plan_pass=row.plan_pass,
+                                  after=row.planned_through, limit=svc.settings.alert_batch_size)
+    found = planned.members
+    if len(found) < svc.settings.alert_batch_size:
+        # The last chunk (or none): written with the end of the planning, in one transaction.
+        finished = session.execute(update(IncidentLayer).where(*guard).values(
+            plan_pass=None, planning_at=None, recipients=IncidentLayer.recipients + len(found)))
+        if getattr(finished, "rowcount", 0) != 1:
+            return PlanStep(done=True)
+        sent = record_alerts(svc, session, incident, tree, layer, found, now,
+                             alerted_at=row.alerted_at or now) if found and layer is not None else []
+        # What waited for the planning (an answer that reached the quorum meanwhile) is done now.
+        return PlanStep(send_ids=sent, done=True, after=evaluate(svc, session, incident_id, now))
+    moved = session.execute(update(IncidentLayer).where(*guard).values(
+        plan_pass=planned.plan_pass, planned_through=planned.after, recipients=IncidentLayer.recipients + len(found),
+        planning_at=now))
+    if getattr(moved, "rowcount", 0) != 1:
+        return PlanStep(done=True)  # nothing written: the planner that moved the cursor wrote these
+    assert layer is not None
+    return PlanStep(send_ids=record_alerts(svc, session, incident, tree, layer, found, now,
+                                           alerted_at=row.alerted_at or now))
+
+
+def stalled_plans(session: Session, now: datetime, lease: timedelta) -> list[tuple[int, int]]:
+    """Layers whose planner stopped writing (its worker died): the sweep resumes them."""
+    return [(row.incident_id, row.number) for row in session.execute(
+        select(IncidentLayer.incident_id, IncidentLayer.number).where(
+            IncidentLayer.plan_pass.is_not(None), IncidentLayer.planning_at <= now - lease))]
 
 
 def call_dedupe_key(incident_id: int, member_id: int) -> str:
@@ -174,6 +298,8 @@ def evaluate(svc: Services, session: Session, incident_id: int, now: datetime) -
     if incident is None:
         return after
     session.refresh(incident, ["layers"])
+    if any(lay.plan_pass is not None for lay in incident.layers):
+        return after  # a layer is still being planned: its planner evaluates once it is done
     tree = incidents.plan_of(svc.cipher, incident)
     decision: Decision = decide(
         tree, layer_states(incident), incidents.yes_by_layer(session, incident.id),
@@ -237,22 +363,26 @@ def notify(svc: Services, session: Session, incident: Incident, members: list[Re
     return outbox.record(session, svc.cipher, texts, now)
 
 
-def due_incidents(session: Session, now: datetime, limit: int = 500) -> list[int]:
-    """Open incidents with a layer whose wait is over (or skipped) and a next layer not yet alerted.
+def due_incidents(session: Session, now: datetime, limit: int = 500, *,
+                   grace: timedelta = timedelta(seconds=30)) -> list[int]:
+    """Open incidents with a layer whose wait is over (or skipped) and a next layer not yet alerted,
+    and incidents nobody started `grace` after they opened (their start job was lost).
 
-    The sweep evaluates these, so an escalation survives a lost Redis timer.
+    The sweep evaluates these, so an escalation survives a lost Redis timer. An incident with a
+    layer still being planned is its planner's (or, if that planner died, `stalled_plans`'s).
     """
     waiting = select(IncidentLayer.incident_id).where(IncidentLayer.status == LayerStatus.WAITING.value)
+    planning = select(IncidentLayer.incident_id).where(IncidentLayer.plan_pass.is_not(None))
     rows = session.scalars(
         select(IncidentLayer.incident_id).join(Incident)
         .where(Incident.open_code.is_not(None), Incident.covered_at.is_(None),
-               IncidentLayer.incident_id.in_(waiting),
+               IncidentLayer.incident_id.in_(waiting), IncidentLayer.incident_id.not_in(planning),
                ((IncidentLayer.status == LayerStatus.ALERTED.value) & (IncidentLayer.due_at <= now))
                | (IncidentLayer.status == LayerStatus.SKIPPED.value))
         .distinct().limit(limit)
     ).all()
     unstarted = session.scalars(
-        select(Incident.id).where(Incident.open_code.is_not(None),
+        select(Incident.id).where(Incident.open_code.is_not(None), Incident.opened_at <= now - grace,
                                   ~Incident.id.in_(select(IncidentLayer.incident_id).where(
                                       IncidentLayer.status != LayerStatus.WAITING.value)))
         .limit(limit)
@@ -262,12 +392,17 @@ def due_incidents(session: Session, now: datetime, limit: int = 500) -> list[int
 
 def pending_sends(session: Session, now: datetime, lease_seconds: float, limit: int = 5000) -> list[int]:
     """Texts recorded but not sent: never enqueued (Redis was down) or claimed by a worker that died.
-    A broadcast's texts wait their turn for long and have their own chain (broadcasts/sending.py)."""
+    A broadcast's texts wait their turn for long and have their own chain (broadcasts/sending.py).
+    Nor are a layer's alerts stuck while workers still claim its chunks (`sending_at`): a long
+    fan-out waits in the queue, it is not lost."""
     stale = now - timedelta(seconds=lease_seconds)
     last_queued = func.coalesce(OutboundMessage.requeued_at, OutboundMessage.created_at)
+    live = select(IncidentLayer.id).where(IncidentLayer.incident_id == OutboundMessage.incident_id,
+                                          IncidentLayer.number == OutboundMessage.layer,
+                                          IncidentLayer.sending_at > stale)
     return list(session.scalars(
         select(OutboundMessage.id).where(
-            ((OutboundMessage.status == DeliveryStatus.PENDING.value) & (last_queued <= stale))
+            ((OutboundMessage.status == DeliveryStatus.PENDING.value) & (last_queued <= stale) & ~live.exists())
             | ((OutboundMessage.status == DeliveryStatus.SENDING.value) & (OutboundMessage.claimed_at <= stale)),
             OutboundMessage.broadcast_id.is_(None),
         ).order_by(OutboundMessage.id).limit(limit)

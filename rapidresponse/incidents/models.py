@@ -58,6 +58,12 @@ class IncidentLayer(Base):
     alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
     recipients: Mapped[int] = mapped_column(Integer, default=0)
+    # A big layer is planned a chunk at a time (escalation/service.py): which pass (the report's
+    # zone first, then the rest) and the last member id written; NULL once every member is in.
+    plan_pass: Mapped[int | None] = mapped_column(Integer, default=None)
+    planned_through: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    planning_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # the planner's heartbeat
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # last chunk claimed to send
 
     incident: Mapped[Incident] = relationship(back_populates="layers")
 

@@ -42,10 +42,12 @@ class AfterCommit:
     send_ids: list[int] = field(default_factory=list)
     timers: list[tuple[int, datetime]] = field(default_factory=list)  # (incident id, when to look again)
     start_incident: int | None = None
+    plans: list[tuple[int, int]] = field(default_factory=list)  # (incident id, layer) still being planned
 
     def extend(self, other: AfterCommit) -> None:
         self.send_ids.extend(other.send_ids)
         self.timers.extend(other.timers)
+        self.plans.extend(other.plans)
         if other.start_incident is not None:
             self.start_incident = other.start_incident
 

@@ -22,6 +22,7 @@ SEND_TEXTS = "rapidresponse.jobs.tasks.send_texts"
 ESCALATE = "rapidresponse.jobs.tasks.escalate"
 APPLY_STATUSES = "rapidresponse.jobs.tasks.apply_status_callbacks"
 DELETE_AT_PROVIDER = "rapidresponse.jobs.tasks.delete_at_provider"
+PLAN_LAYER = "rapidresponse.jobs.tasks.plan_layer"
 
 
 def batches(ids: list[int], size: int) -> list[list[int]]:
@@ -32,6 +33,8 @@ def dispatch(svc: Services, after: AfterCommit, *, queue: str = queues.URGENT) -
     try:
         if after.start_incident is not None:
             queues.enqueue(svc, queues.URGENT, START_INCIDENT, after.start_incident)
+        for incident_id, layer in after.plans:
+            queues.enqueue(svc, queues.URGENT, PLAN_LAYER, incident_id, layer)
         for batch in batches(after.send_ids, svc.settings.alert_batch_size):
             queues.enqueue(svc, queue, SEND_TEXTS, batch, queue == queues.BULK)
         for incident_id, when in after.timers:

@@ -35,7 +35,8 @@ def process_sender() -> Sender:
 
 
 def start_incident(incident_id: int) -> None:
-    """A new report: alert its first layer, sending the first batch right here to save a hop."""
+    """A new report: alert its first layer, sending the first batch right here to save a hop (a
+    bigger layer's planning goes on meanwhile in a `plan_layer` job, on another worker if one is free)."""
     svc = process_services()
     with svc.db.session() as session:
         after = escalation.evaluate(svc, session, incident_id, utcnow())
@@ -44,6 +45,23 @@ def start_incident(incident_id: int) -> None:
     dispatch(svc, after)
     if first:
         send_now(svc, first)
+
+
+def plan_layer(incident_id: int, layer: int) -> dict[str, int]:
+    """Record the rest of a big layer a chunk per transaction, queueing each chunk's sends as soon
+    as it is committed: the first chunk is already on its way (start_incident sent it). Safe to run
+    twice at once: each chunk is written by whoever moves the layer's cursor on."""
+    svc = process_services()
+    planned = 0
+    while True:
+        with svc.db.session() as session:
+            step = escalation.plan_chunk(svc, session, incident_id, layer, utcnow())
+        planned += len(step.send_ids)
+        after = AfterCommit(send_ids=step.send_ids)
+        after.extend(step.after)
+        dispatch(svc, after)
+        if step.done:
+            return {"planned": planned}
 
 
 def escalate(incident_id: int) -> None:
@@ -119,6 +137,12 @@ def sweep() -> dict[str, int]:
         dispatch(svc, after)
         counts["escalations"] += 1
     lease = svc.settings.send_lease_seconds
+    with svc.db.session() as session:
+        # A planner writes a chunk every fraction of a second; one silent this long has died.
+        stalled = escalation.stalled_plans(session, now, timedelta(seconds=lease / 4))
+    for incident_id, layer in stalled:
+        dispatch(svc, AfterCommit(plans=[(incident_id, layer)]))
+    counts["plans_resumed"] = len(stalled)
     with svc.db.session() as session:
         stuck = escalation.pending_sends(session, now, lease)
         if stuck:

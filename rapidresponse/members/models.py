@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rapidresponse.db import Base, UTCDateTime, utcnow
@@ -89,6 +89,8 @@ class MemberTag(Base):
     tags, so without the key the table tells nobody apart. Indexed: layer planning is one look-up."""
 
     __tablename__ = "member_tags"
+    # A layer's members in id order, a chunk at a time, without sorting the whole layer.
+    __table_args__ = (Index("ix_member_tags_tag_member", "tag", "member_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)

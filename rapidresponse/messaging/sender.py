@@ -41,7 +41,7 @@ from rapidresponse.alertcalls import service as alertcalls
 from rapidresponse.alertcalls import twiml as call_twiml
 from rapidresponse.db import unindexed, utcnow
 from rapidresponse.i18n import say_options
-from rapidresponse.incidents.models import Acknowledgement, Incident, Participant, ThreadEvent
+from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.incidents.service import participant_tag
 from rapidresponse.members.models import CALLABLE_CODES, Member, MemberStatus
 from rapidresponse.messaging.models import Channel, DeliveryStatus, OutboundMessage, Purpose
@@ -420,6 +420,7 @@ class Sender:
             for text in claimed:
                 self._leases.hold(text.id, text.token, now)
             self._start_keeper()
+            self._layers_sending(session, claimed, now)
         return claimed
 
     @staticmethod
@@ -427,6 +428,15 @@ class Sender:
         message = session.get(OutboundMessage, message_id)
         assert message is not None  # claimed by us in this very transaction
         return message
+
+    @staticmethod
+    def _layers_sending(session: Session, claimed: list[_Claimed], now: datetime) -> None:
+        """Each claim is a sign of life of its layer's fan-out: the sweep leaves the layer's texts
+        still waiting in the queue alone while chunks keep being claimed (escalation.pending_sends)."""
+        for incident_id, number in sorted({(t.incident_id, t.layer) for t in claimed
+                                           if t.incident_id is not None and t.layer is not None}):
+            session.execute(update(IncidentLayer).where(IncidentLayer.incident_id == incident_id,
+                                                        IncidentLayer.number == number).values(sending_at=now))
 
     def _answered_calls(self, session: Session, messages: Sequence[Any]) -> set[int]:
         """Alert calls not worth placing any more: the member already answered (by text, or on another

@@ -67,7 +67,7 @@ def test_layer_planning_uses_the_tag_index(svc, database_url):
         plan = " ".join(str(row[-1]) for row in conn.execute(text(
             "EXPLAIN QUERY PLAN SELECT members.id FROM members JOIN member_tags ON members.id = "
             "member_tags.member_id WHERE member_tags.tag = 'x' AND members.status = 'active'")))
-    assert "USING INDEX ix_member_tags_tag" in plan
+    assert "INDEX ix_member_tags_tag" in plan  # (tag) or (tag, member id): an index search either way
 
 
 def test_coordinators_sign_in_by_the_blind_index_of_their_email(svc):
