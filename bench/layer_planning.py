@@ -11,9 +11,10 @@ then `--runs` reports, each alerting the whole layer. A run measures
     outbox (committed), as a poll of the database every 50 ms sees it;
 and, once every alert is recorded, cancels the texts still waiting so the next run starts on idle
 workers (sending speed is bench.alert_fanout's business; here texts are sent while the layer is
-planned, as in a real alert). Worker peak memory is the largest ru_maxrss of the workers, read
-when they exit after the last run of a size. Targets (issue 11): first send p50 < 300 ms at
-10,000 and < 500 ms at 100,000; planning at 100,000 <= 12x planning at 10,000; peak < 200 MB.
+planned, as in a real alert). Worker peak memory is the largest VmHWM (peak resident set since
+the process started) of the workers, read before they stop after the last run of a size.
+Targets (issue 11): first send p50 < 300 ms at 10,000 and < 500 ms at 100,000; planning at
+100,000 <= 12x planning at 10,000; worker peak < 200 MB.
 """
 
 from __future__ import annotations
@@ -35,15 +36,13 @@ class PlanningBench(Bench):
     peaks_mb: list[float]
 
     def stop_workers(self) -> None:
-        """Stop the workers and keep their peak memory, as the kernel counted it (ru_maxrss, KiB)."""
+        """Stop the workers, keeping each one's peak resident memory since it started (VmHWM).
+        Not ru_maxrss: Linux carries the pre-exec peak over an exec, so a worker started by this
+        process (which holds the seeded layer) would report this process's size."""
         self.peaks_mb = getattr(self, "peaks_mb", [])
-        for w in self.workers:
-            w.terminate()
-        for w in self.workers:
-            _, _, usage = os.wait4(w.pid, 0)
-            w.returncode = 0
-            self.peaks_mb.append(usage.ru_maxrss / 1024)
-        self.workers = []
+        if self.workers:
+            self.peaks_mb.append(self.peak_memory_mb())
+        super().stop_workers()
 
     def alerts_of(self, incident_id: int) -> int:
         from rapidresponse.messaging.models import OutboundMessage, Purpose
