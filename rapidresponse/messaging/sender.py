@@ -429,14 +429,17 @@ class Sender:
         assert message is not None  # claimed by us in this very transaction
         return message
 
-    @staticmethod
-    def _layers_sending(session: Session, claimed: list[_Claimed], now: datetime) -> None:
+    def _layers_sending(self, session: Session, claimed: list[_Claimed], now: datetime) -> None:
         """Each claim is a sign of life of its layer's fan-out: the sweep leaves the layer's texts
-        still waiting in the queue alone while chunks keep being claimed (escalation.pending_sends)."""
+        still waiting in the queue alone while chunks keep being claimed (escalation.pending_sends).
+        Written at most every quarter lease, so claims seldom wait on the layer's row (which the
+        layer's planner also writes)."""
+        fresh = now - self.lease / 4
         for incident_id, number in sorted({(t.incident_id, t.layer) for t in claimed
                                            if t.incident_id is not None and t.layer is not None}):
-            session.execute(update(IncidentLayer).where(IncidentLayer.incident_id == incident_id,
-                                                        IncidentLayer.number == number).values(sending_at=now))
+            session.execute(update(IncidentLayer).where(
+                IncidentLayer.incident_id == incident_id, IncidentLayer.number == number,
+                (IncidentLayer.sending_at.is_(None)) | (IncidentLayer.sending_at < fresh)).values(sending_at=now))
 
     def _answered_calls(self, session: Session, messages: Sequence[Any]) -> set[int]:
         """Alert calls not worth placing any more: the member already answered (by text, or on another
