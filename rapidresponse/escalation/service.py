@@ -30,6 +30,9 @@ from rapidresponse.trees.model import Layer, Tree
 
 REPORT_EXCERPT = 100
 PLAN_CHUNK = 500  # members per look-up when a whole layer is listed
+# Members recorded with a layer's claim: the first texts go out after this many rows are written,
+# not a whole ALERT_BATCH_SIZE (the planner's later chunks are full batches).
+FIRST_CHUNK = 100
 
 
 def tree_label(tree: str, language: str) -> str:
@@ -157,12 +160,12 @@ def anyone_to_alert(svc: Services, session: Session, incident: Incident, tree: T
 
 def alert_layer(svc: Services, session: Session, incident: Incident, tree: Tree, layer: Layer, now: datetime,
                 *, unverified: bool = False) -> AfterCommit:
-    """Claim the layer (WAITING -> ALERTED/SKIPPED) and record its first chunk of alerts: a text, a
+    """Claim the layer (WAITING -> ALERTED/SKIPPED) and record its first FIRST_CHUNK alerts: a text, a
     call, or both per member, by the member's channel (dedupe keys `alert:{incident}:{member}` and
     `...:voice`). A layer bigger than a chunk is left planning (`plan_pass`): `after.plans` names
     it, and `plan_chunk` records the rest a chunk per transaction while the first chunk is sent."""
     after = AfterCommit()
-    chunk = svc.settings.alert_batch_size
+    chunk = min(svc.settings.alert_batch_size, FIRST_CHUNK)
     planned = next_recipients(svc, session, incident, tree.name, layer,
                               plan_pass=first_pass(incident, layer), after=0, limit=chunk)
     first = planned.members
