@@ -22,6 +22,7 @@ from rapidresponse import audit
 from rapidresponse.console.accounts import EMAIL, PASSWORD_MIN
 from rapidresponse.console.models import Coordinator, email_index, new_coordinator
 from rapidresponse.db import Database, utcnow
+from rapidresponse.duty import coverage
 from rapidresponse.members import directory, importer, registry
 from rapidresponse.members.models import Member, MemberStatus, MemberTag
 from rapidresponse.members.phones import InvalidNumberError, normalize_phone
@@ -556,19 +557,36 @@ def trees_show(svc: Services, args: argparse.Namespace) -> int:
     with svc.db.session() as session:
         for token in session.scalars(select(Member.places_token).where(Member.status == MemberStatus.ACTIVE.value)):
             counts.update(registry.places_in(svc.cipher, token).trees.items())
+        now = utcnow()
+        duty = {(c.tree, c.layer): c for c in coverage.count_all(session, svc.cipher, svc.trees, now)}
     for name, tree in svc.trees.trees.items():
         default = " (default)" if name == svc.trees.default_tree else ""
         print(f"{name}{default}: keywords {', '.join(tree.keywords) or '-'}")
         for layer in tree.layers:
             flags = [label for flag, label in LAYER_FLAGS if getattr(layer, flag)]
+            if layer.on_duty:
+                flags.append(f"on duty {layer.on_duty} ({tree.time_zone})")
+            if layer.wave:
+                flags.append(f"waves of {layer.wave} every {seconds(layer.wave_wait_seconds or 0)}")
             print(f"  {layer.number}. {layer.name}: quorum {layer.quorum}, wait {seconds(layer.wait_seconds)}"
                   f"{', ' + ', '.join(flags) if flags else ''}; "
-                  f"{plural(counts.pop((name, layer.number), 0), 'active member')}")
+                  f"{plural(counts.pop((name, layer.number), 0), 'active member')}"
+                  f"{_duty_counts(duty[(name, layer.number)])}")
     # Memberships the trees file no longer has a place for (a layer or tree was removed from it).
     for (name, number), count in sorted(counts.items()):
         print(f"warning: {plural(count, 'active member')} in {name}:{number}, which is not in the trees file",
               file=sys.stderr)
     return 0
+
+
+def _duty_counts(count: coverage.LayerCount) -> str:
+    """", 1 paused, 2 on duty now (below quorum)": said only when someone is paused or off duty."""
+    parts = [f"{count.paused} paused"] if count.paused else []
+    if count.on_duty != count.members - count.paused:
+        parts.append(f"{count.on_duty} on duty now")
+    if parts and count.short:
+        parts[-1] += " (below quorum)"
+    return "".join(f", {part}" for part in parts)
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -19,8 +19,10 @@ from wtforms.validators import Length
 
 from rapidresponse import audit, csrf
 from rapidresponse.console import auth
+from rapidresponse.console.duty import duty_facts
 from rapidresponse.console.routes import _me, _services, bp
 from rapidresponse.db import parse_id, utcnow
+from rapidresponse.duty import service as duty
 from rapidresponse.i18n import LANGUAGES, language_name
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.jobs import queues
@@ -75,7 +77,8 @@ def _values_from(form: MemberForm) -> dict[str, str]:
 
 
 def _form_page(template: str, form: MemberForm, *, member: directory.MemberView | None = None,
-               errors: dict[str, str] | None = None, values: dict[str, str] | None = None, status: int = 200) -> Any:
+               errors: dict[str, str] | None = None, values: dict[str, str] | None = None, status: int = 200,
+               duty_info: dict[str, Any] | None = None) -> Any:
     if values is None:
         values = {"roles": ";".join(member.roles) if member else "",
                   "trees": ";".join(f"{t}:{n}" for t, n in member.trees.items()) if member else ""}
@@ -83,7 +86,7 @@ def _form_page(template: str, form: MemberForm, *, member: directory.MemberView 
     held_trees = dict(item.split(":", 1) for item in values.get("trees", "").split(";") if ":" in item)
     return render_template(template, form=form, member=member, errors=errors or {}, trees=_trees(),
                            role_choices=ROLE_CHOICES, held_roles=held_roles, held_trees=held_trees,
-                           button_form=ButtonForm()), status
+                           button_form=ButtonForm(), duty=duty_info), status
 
 
 def _problems(rejects: list[importer.Reject]) -> dict[str, str]:
@@ -129,13 +132,23 @@ def _shown(member_id: int) -> directory.MemberView:
         return directory.view(svc.cipher, _member_or_404(session, member_id))
 
 
+def _duty_of(member_id: int) -> dict[str, Any]:
+    """Pause, hours and the last 30 days' load (counts) for the member's page."""
+    svc = _services()
+    now = utcnow()
+    with svc.db.session() as session:
+        member = _member_or_404(session, member_id)
+        return {**duty_facts(member, now, svc.trees.zone_info),
+                "load": duty.loads(session, [member_id], now).get(member_id, duty.Load())}
+
+
 @bp.get("/members/<id:member_id>")
 @auth.login_required
 def member_page(member_id: int) -> Any:
     member = _shown(member_id)
     form = MemberForm(formdata=None, name=member.name or "", language=member.language, zone=member.zone or "",
                       channel=member.channel or Channel.SMS.value)
-    return _form_page("console/member.html", form, member=member)
+    return _form_page("console/member.html", form, member=member, duty_info=_duty_of(member_id))
 
 
 # --- add, edit, remove (admins) --------------------------------------------------------------------

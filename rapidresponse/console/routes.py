@@ -196,3 +196,4 @@ def add_note(incident_id: int) -> Any:
 from rapidresponse.console import admin, board_routes, members  # noqa: E402,F401
 from rapidresponse.console import broadcasts as _broadcasts  # noqa: E402,F401
 from rapidresponse.console import calls as _calls  # noqa: E402,F401
+from rapidresponse.console import duty as _duty  # noqa: E402,F401

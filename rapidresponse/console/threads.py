@@ -240,7 +240,18 @@ def describe(kind: str, detail: dict[str, Any], layer_names: dict[int, str]) -> 
         people = detail.get("recipients")
         sentence = f"{layer().capitalize() or 'A layer'} alerted"
         sentence += f": {_people(people)}" if isinstance(people, int) else ""
+        if isinstance(detail.get("wave"), int):
+            sentence += " in the first wave"
+        left = [f"{detail['paused']} paused, not alerted" if isinstance(detail.get("paused"), int) else "",
+                f"{detail['off_duty']} off duty, alerted to reach the quorum"
+                if isinstance(detail.get("off_duty"), int) else ""]
+        sentence += "".join(f"; {part}" for part in left if part)
         return sentence + (", before the report was verified." if detail.get("unverified") else ".")
+    if kind == "wave_alerted":
+        people = detail.get("recipients")
+        wave = detail.get("wave")
+        return (f"{layer().capitalize() or 'A layer'}: wave {wave if isinstance(wave, int) else ''} alerted"
+                f"{': ' + _people(people) if isinstance(people, int) else ''} (quorum not reached yet).")
     if kind == "layer_skipped":
         return f"{layer().capitalize() or 'A layer'} skipped: nobody in it to alert."
     by_call = " by call" if detail.get("by") == "call" else ""

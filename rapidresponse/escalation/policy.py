@@ -3,6 +3,10 @@
 Counting: a layer's quorum is met by acknowledgements (YES) from its own members and, for a
 responding layer, from every responding layer alerted so far — three people on the way is enough,
 whichever layer they came from. Verifier layers count only their own verifiers.
+
+Waves: a layer with `wave = N` alerts N members at a time. While its quorum is not reached, the
+next wave goes when the wave's wait is over (`next_wave_at`), until the layer's own wait is over
+and the next layer is due; the service sets `next_wave_at` to None when nobody is left to alert.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ class Step(str, Enum):
     WAIT = "wait"  # look again at `at`
     ALERT_NEXT = "alert_next"  # alert `layer` now
     COVERED = "covered"  # quorum reached: later layers are not needed
+    NEXT_WAVE = "next_wave"  # alert the next wave of `layer` now
 
 
 @dataclass(frozen=True)
 class LayerState:
     status: LayerStatus
     due_at: datetime | None = None
+    next_wave_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,13 @@ def decide(
         return Decision(Step.ALERT_NEXT, layer=nxt) if nxt else Decision(Step.NOTHING)
     state = layers[k]
     skipped = state.status == LayerStatus.SKIPPED
-    if not skipped and state.due_at is not None and now < state.due_at:
-        return Decision(Step.WAIT, at=state.due_at)
+    in_wait = not skipped and state.due_at is not None and now < state.due_at
+    wave_at = state.next_wave_at if in_wait and not _layer_quorum_met(tree, k, yes_by_layer) else None
+    if wave_at is not None and now >= wave_at:
+        return Decision(Step.NEXT_WAVE, layer=k)
+    if in_wait:
+        assert state.due_at is not None
+        return Decision(Step.WAIT, at=min(state.due_at, wave_at) if wave_at is not None else state.due_at)
     if nxt is None:
         return Decision(Step.NOTHING)
     if layer.verifies:
@@ -86,6 +97,15 @@ def decide(
             return Decision(Step.NOTHING)
         return Decision(Step.ALERT_NEXT, layer=nxt, unverified=not confirmed)
     return Decision(Step.ALERT_NEXT, layer=nxt)
+
+
+def _layer_quorum_met(tree: Tree, number: int, yes_by_layer: Mapping[int, int]) -> bool:
+    """Whether layer `number` has the acknowledgements it asks for (no more waves needed)."""
+    layer = tree.layer(number)
+    assert layer is not None
+    if layer.verifies:
+        return yes_by_layer.get(number, 0) >= layer.quorum
+    return responders_on_the_way(tree, yes_by_layer) >= layer.quorum
 
 
 def due_at(alerted_at: datetime, wait_seconds: float) -> datetime:

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.alertcalls.keypad import spell_code
+from rapidresponse.duty import service as duty
 from rapidresponse.escalation.policy import Decision, LayerState, Step, decide, due_at
 from rapidresponse.i18n import MissingMessageError, render
 from rapidresponse.incidents import service as incidents
@@ -114,7 +115,7 @@ class Chunk:
 
 
 def next_recipients(svc: Services, session: Session, incident: Incident, tree: str, layer: Layer, *,
-                    plan_pass: int, after: int, limit: int) -> Chunk:
+                    plan_pass: int, after: int, limit: int, unpaused_at: datetime | None = None) -> Chunk:
     """The next `limit` members to alert after member id `after` in pass `plan_pass`, in planning
     order: the report's zone first when the layer asks for it, then the rest, each by member id
     (a chunk that ends the zone pass is filled up from the rest). Fewer than `limit` means the
@@ -123,6 +124,8 @@ def next_recipients(svc: Services, session: Session, incident: Incident, tree: s
     found: list[Recipient] = []
     while True:
         query = layer_members(svc, incident, tree, layer).where(MemberTag.member_id > after)
+        if unpaused_at is not None:  # PAUSE: out of alerts until it ends (duty/)
+            query = query.where(or_(Member.paused_until.is_(None), Member.paused_until <= unpaused_at))
         if layer.zone_first and incident.zone:
             query = query.where(Member.zone == incident.zone if plan_pass == ZONE_PASS
                                 else or_(Member.zone.is_(None), Member.zone != incident.zone))
@@ -163,11 +166,15 @@ def alert_layer(svc: Services, session: Session, incident: Incident, tree: Tree,
     """Claim the layer (WAITING -> ALERTED/SKIPPED) and record its first FIRST_CHUNK alerts: a text, a
     call, or both per member, by the member's channel (dedupe keys `alert:{incident}:{member}` and
     `...:voice`). A layer bigger than a chunk is left planning (`plan_pass`): `after.plans` names
-    it, and `plan_chunk` records the rest a chunk per transaction while the first chunk is sent."""
+    it, and `plan_chunk` records the rest a chunk per transaction while the first chunk is sent.
+    Paused members are left out. A layer whose order matters (waves, a duty window, members' own
+    hours: duty.service.orders_layer) is planned whole instead, by alert_ordered_layer."""
+    if duty.orders_layer(session, svc.cipher, tree, layer):
+        return alert_ordered_layer(svc, session, incident, tree, layer, now, unverified=unverified)
     after = AfterCommit()
     chunk = min(svc.settings.alert_batch_size, FIRST_CHUNK)
     planned = next_recipients(svc, session, incident, tree.name, layer,
-                              plan_pass=first_pass(incident, layer), after=0, limit=chunk)
+                              plan_pass=first_pass(incident, layer), after=0, limit=chunk, unpaused_at=now)
     first = planned.members
     more = len(first) == chunk
     status = LayerStatus.ALERTED if first else LayerStatus.SKIPPED
@@ -200,6 +207,90 @@ def alert_layer(svc: Services, session: Session, incident: Incident, tree: Tree,
     return after
 
 
+def alert_ordered_layer(svc: Services, session: Session, incident: Incident, tree: Tree, layer: Layer,
+                        now: datetime, *, unverified: bool = False) -> AfterCommit:
+    """alert_layer for a layer whose order matters: the whole layer planned at once by duty.plan
+    (paused out, off duty only up to the quorum, zone first, least recently alerted first); a layer
+    with `wave = N` alerts its first N now and the next wave later (alert_next_wave)."""
+    after = AfterCommit()
+    planned = duty.plan(session, svc.cipher, tree, layer, layer_recipients(svc, session, incident, tree.name, layer),
+                        now, report_zone=incident.zone)
+    chosen = planned.order if layer.wave is None else planned.order[: layer.wave]
+    status = LayerStatus.ALERTED if chosen else LayerStatus.SKIPPED
+    layer_due = due_at(now, layer.wait_seconds)
+    next_wave = _next_wave_at(layer, now, layer_due, more=len(planned.order) > len(chosen))
+    claimed = session.execute(
+        update(IncidentLayer)
+        .where(IncidentLayer.incident_id == incident.id, IncidentLayer.number == layer.number,
+               IncidentLayer.status == LayerStatus.WAITING.value)
+        .values(status=status.value, alerted_at=now, due_at=layer_due,
+                recipients=len(chosen), waves_sent=1 if chosen and layer.wave else 0, next_wave_at=next_wave)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return after  # someone else alerted (or stopped) this layer
+    if unverified and not incident.verified:
+        incident.unverified_escalation = True
+    if layer.verifies and chosen and incident.status == IncidentStatus.REPORTED.value:
+        incident.status = IncidentStatus.VERIFYING.value
+    counts = {"paused": planned.plan.paused, "off_duty": planned.plan.off_duty_called}
+    incidents.append(session, svc.cipher, incident.id, "layer_alerted" if chosen else "layer_skipped", now,
+                     actor="system", detail={"layer": layer.number,
+                                             "recipients": len(chosen), "unverified": unverified,
+                                             **{k: v for k, v in counts.items() if v},
+                                             **({"wave": 1} if layer.wave and chosen else {})})
+    if not chosen:
+        after.extend(evaluate(svc, session, incident.id, now))
+        return after
+    after.send_ids.extend(record_alerts(svc, session, incident, tree, layer, chosen, now, alerted_at=now))
+    after.timers.append((incident.id, min(layer_due, next_wave) if next_wave else layer_due))
+    return after
+
+
+def _next_wave_at(layer: Layer, now: datetime, layer_due: datetime, *, more: bool) -> datetime | None:
+    """When the next wave goes if the quorum is not reached: only while someone is left to alert,
+    and only before the layer's own wait is over (then the next layer is due instead)."""
+    if layer.wave is None or not more or layer.wave_wait_seconds is None:
+        return None
+    at = now + timedelta(seconds=layer.wave_wait_seconds)
+    return at if at < layer_due else None
+
+
+def alert_next_wave(svc: Services, session: Session, incident: Incident, tree: Tree, layer: Layer,
+                    now: datetime) -> AfterCommit:
+    """The next wave of a layer alerted in waves: the first `wave` members, in rotation order, not
+    alerted for this incident yet. Claimed by a conditional UPDATE on the wave count, so a duplicate
+    timer and the sweep send it once."""
+    after = AfterCommit()
+    row = session.scalar(select(IncidentLayer).where(IncidentLayer.incident_id == incident.id,
+                                                     IncidentLayer.number == layer.number))
+    if row is None or row.status != LayerStatus.ALERTED.value or row.next_wave_at is None \
+            or row.next_wave_at > now or row.due_at is None or layer.wave is None:
+        return after
+    already = set(session.scalars(select(OutboundMessage.member_id).where(
+        OutboundMessage.incident_id == incident.id, OutboundMessage.purpose == Purpose.ALERT.value,
+        OutboundMessage.layer == layer.number)).all())
+    planned = duty.plan(session, svc.cipher, tree, layer, layer_recipients(svc, session, incident, tree.name, layer),
+                        now, report_zone=incident.zone)
+    remaining = [member for member in planned.order if member.id not in already]
+    chosen = remaining[: layer.wave]
+    next_wave = _next_wave_at(layer, now, row.due_at, more=len(remaining) > len(chosen))
+    claimed = session.execute(
+        update(IncidentLayer)
+        .where(IncidentLayer.id == row.id, IncidentLayer.waves_sent == row.waves_sent,
+               IncidentLayer.next_wave_at == row.next_wave_at)
+        .values(waves_sent=row.waves_sent + 1, next_wave_at=next_wave, recipients=row.recipients + len(chosen))
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return after
+    if chosen:
+        incidents.append(session, svc.cipher, incident.id, "wave_alerted", now, actor="system",
+                         detail={"layer": layer.number, "wave": row.waves_sent + 1, "recipients": len(chosen)})
+        after.send_ids.extend(record_alerts(svc, session, incident, tree, layer, chosen, now,
+                                            alerted_at=row.alerted_at or now))
+    after.timers.append((incident.id, min(row.due_at, next_wave) if next_wave else row.due_at))
+    return after
+
+
 def record_alerts(svc: Services, session: Session, incident: Incident, tree: Tree, layer: Layer,
                   members: list[Recipient], now: datetime, *, alerted_at: datetime) -> list[int]:
     """Record each member's alert (text, call or both); the ids still pending, to send. Every chunk
@@ -229,7 +320,9 @@ def record_alerts(svc: Services, session: Session, incident: Incident, tree: Tre
                 dedupe_key=call_dedupe_key(incident.id, member.id), member_id=member.id,
                 incident_id=incident.id, layer=layer.number, valid_until=valid_until,
             ))
-    return outbox.record(session, svc.cipher, texts, now)
+    ids = outbox.record(session, svc.cipher, texts, now)
+    duty.note_alerted(session, [member.id for member in members], now)  # the rotation and the load
+    return ids
 
 
 @dataclass
@@ -256,7 +349,7 @@ def plan_chunk(svc: Services, session: Session, incident_id: int, number: int, n
     planned = Chunk([], row.plan_pass, row.planned_through)
     if layer is not None and incident.is_open:
         planned = next_recipients(svc, session, incident, tree.name, layer, plan_pass=row.plan_pass,
-                                  after=row.planned_through, limit=svc.settings.alert_batch_size)
+                                  after=row.planned_through, limit=svc.settings.alert_batch_size, unpaused_at=now)
     found = planned.members
     if len(found) < svc.settings.alert_batch_size:
         # The last chunk (or none): written with the end of the planning, in one transaction.
@@ -291,7 +384,7 @@ def call_dedupe_key(incident_id: int, member_id: int) -> str:
 
 
 def layer_states(incident: Incident) -> dict[int, LayerState]:
-    return {lay.number: LayerState(LayerStatus(lay.status), lay.due_at) for lay in incident.layers}
+    return {lay.number: LayerState(LayerStatus(lay.status), lay.due_at, lay.next_wave_at) for lay in incident.layers}
 
 
 def evaluate(svc: Services, session: Session, incident_id: int, now: datetime) -> AfterCommit:
@@ -312,6 +405,10 @@ def evaluate(svc: Services, session: Session, incident_id: int, now: datetime) -
         layer = tree.layer(decision.layer)
         assert layer is not None
         after.extend(alert_layer(svc, session, incident, tree, layer, now, unverified=decision.unverified))
+    elif decision.step == Step.NEXT_WAVE and decision.layer is not None:
+        layer = tree.layer(decision.layer)
+        assert layer is not None
+        after.extend(alert_next_wave(svc, session, incident, tree, layer, now))
     elif decision.step == Step.COVERED:
         after.extend(mark_covered(svc, session, incident, now))
     elif decision.step == Step.WAIT and decision.at is not None:
@@ -384,13 +481,21 @@ def due_incidents(session: Session, now: datetime, limit: int = 500, *,
                | (IncidentLayer.status == LayerStatus.SKIPPED.value))
         .distinct().limit(limit)
     ).all()
+    # A layer's next wave (the last layer's too: no later layer is waiting for it), within its wait.
+    waves = session.scalars(
+        select(IncidentLayer.incident_id).join(Incident)
+        .where(Incident.open_code.is_not(None), Incident.covered_at.is_(None),
+               IncidentLayer.status == LayerStatus.ALERTED.value, IncidentLayer.next_wave_at <= now,
+               IncidentLayer.due_at > now)
+        .distinct().limit(limit)
+    ).all()
     unstarted = session.scalars(
         select(Incident.id).where(Incident.open_code.is_not(None), Incident.opened_at <= now - grace,
                                   ~Incident.id.in_(select(IncidentLayer.incident_id).where(
                                       IncidentLayer.status != LayerStatus.WAITING.value)))
         .limit(limit)
     ).all()
-    return sorted(set(rows) | set(unstarted))
+    return sorted(set(rows) | set(waves) | set(unstarted))
 
 
 def pending_sends(session: Session, now: datetime, lease_seconds: float, limit: int = 5000) -> list[int]:

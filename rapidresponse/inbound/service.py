@@ -15,6 +15,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.broadcasts import service as broadcasts
+from rapidresponse.duty import service as duty
+from rapidresponse.duty.spans import local_time, parse_span, pause_until
+from rapidresponse.duty.windows import ALWAYS_WORDS, WindowError, parse_window
 from rapidresponse.i18n import LANGUAGES, render
 from rapidresponse.incidents import responses
 from rapidresponse.incidents import service as incidents
@@ -153,6 +156,7 @@ class Conversation:
                                               status=MemberStatus.OPTED_OUT)
             self.session.add(self.member)
         registry.opt_out(self.svc.cipher, self.member, self.now)
+        duty.forget(self.session, self.member)
         log.info("member %s opted out", mask_phone(self.phone))
         if self.twilio_answers(command, TWILIO_OPT_OUT_WORDS):
             return Handled(outcome="stop")  # Twilio already answered; a second reply would be one too many
@@ -237,6 +241,43 @@ class Conversation:
             return self.capped_help(command)
         member.channel = channel.value
         return self.reply(key, command, f"channel_{channel.value}")
+
+    def on_pause(self, command: Command) -> Handled:
+        """PAUSE / PAUSA [span]: out of alerts (not out of the network) until the time it says."""
+        member = self.member
+        if member is None or not member.is_active:
+            return self.capped_help(command)
+        span = parse_span(command.argument)
+        if span is None:
+            return self.reply("pause.help", command, "pause_help")
+        paused = pause_until(self.now, span)
+        duty.pause(member, paused.until)
+        until = local_time(paused.until, self.svc.trees.zone_info, member.language)
+        return self.reply("pause.capped" if paused.capped else "pause.set", command, "pause", until=until)
+
+    def on_back(self, command: Command) -> Handled:
+        """BACK / VUELVO: a pause ends now."""
+        member = self.member
+        if member is None or not member.is_active:
+            return self.capped_help(command)
+        if duty.back(member, self.now):
+            return self.reply("back.done", command, "back")
+        return self.reply("back.not_paused", command, "back_not_paused")
+
+    def on_hours(self, command: Command) -> Handled:
+        """HOURS 6-14 / HORAS 6-14: the member's own duty window (HOURS ALL clears it)."""
+        member = self.member
+        if member is None or not member.is_active:
+            return self.capped_help(command)
+        if command.argument in ALWAYS_WORDS:
+            duty.set_hours(member, None)
+            return self.reply("hours.cleared", command, "hours_cleared")
+        try:
+            window = parse_window(command.argument)
+        except WindowError:
+            return self.reply("hours.help", command, "hours_help")
+        duty.set_hours(member, window)
+        return self.reply("hours.set", command, "hours", hours=str(window))
 
     def on_help(self, command: Command) -> Handled:
         return self.reply("help.text", command, "help")

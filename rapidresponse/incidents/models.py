@@ -64,6 +64,10 @@ class IncidentLayer(Base):
     planned_through: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     planning_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # the planner's heartbeat
     sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # last chunk claimed to send
+    # A layer alerted in waves (trees file `wave = N`): how many waves went, and when the next is due
+    # if the quorum is not reached by then (NULL: no more waves, or a layer alerted all at once).
+    waves_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_wave_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
 
     incident: Mapped[Incident] = relationship(back_populates="layers")
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from rapidresponse.duty import service as duty
 from rapidresponse.escalation import service as escalation
 from rapidresponse.escalation.policy import responders_on_the_way
 from rapidresponse.i18n import render
@@ -83,6 +84,8 @@ def answer(svc: Services, session: Session, member: Member, incident: Incident, 
     code = incident.code
     was_covered = incident.covered_at is not None
     recorded = incidents.record_answer(session, svc.cipher, incident, member, "yes" if yes else "no", now, by=by)
+    if recorded.recorded:
+        duty.note_answer(session, member.id, now, first=recorded.first, yes=yes)
     if not yes:
         return Result(render("ack.declined", lang, code=code))
     tree = incidents.plan_of(svc.cipher, incident)

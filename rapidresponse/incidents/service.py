@@ -230,6 +230,7 @@ class Answer:
     recorded: bool  # False when the same answer was already recorded
     answer: str
     layer: int | None
+    first: bool = False  # the member's first answer to this incident (a NO then a YES is one answer)
 
 
 def record_answer(session: Session, cipher: FieldCipher, incident: Incident, member: Member, answer: str,
@@ -250,7 +251,7 @@ def record_answer(session: Session, cipher: FieldCipher, incident: Incident, mem
     append(session, cipher, incident.id, "acknowledged" if answer == "yes" else "declined", now,
            member=member, detail={"layer": layer, **({"by": by} if by != "sms" else {})})
     session.flush()
-    return Answer(recorded=True, answer=answer, layer=layer)
+    return Answer(recorded=True, answer=answer, layer=layer, first=existing is None)
 
 
 def may_decide(cipher: FieldCipher, incident: Incident, member: Member) -> bool:

@@ -11,6 +11,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import update
 
 from rapidresponse.db import utcnow
+from rapidresponse.duty import coverage
+from rapidresponse.duty import service as duty
 from rapidresponse.escalation import service as escalation
 from rapidresponse.hotline import service as hotline
 from rapidresponse.inbound import service as inbound
@@ -171,9 +173,38 @@ def sweep() -> dict[str, int]:
     counts["stranded_reports"] = len(stranded)
     with svc.db.session() as session:
         counts["missed_calls"] = hotline.give_up_stale_calls(session, now)
+    counts["pauses_ended"] = end_pauses(svc, now)
+    counts["duty_warnings"] = check_coverage_if_due(svc, now)
     counts["purged"] = purge_if_due(svc, now)
     counts["provider_deletes"] = queue_provider_deletes(svc, now)
     return counts
+
+
+def end_pauses(svc: Services, now: datetime) -> int:
+    """Pauses that ran out: lifted, and each member told once (bulk: alerts come first)."""
+    with svc.db.session() as session:
+        ids = duty.end_pauses(session, svc.cipher, now)
+        duty.drop_old_load(session, now)
+    dispatch(svc, AfterCommit(send_ids=ids), queue=queues.BULK)
+    return len(ids)
+
+
+COVERAGE_EVERY_SECONDS = 300
+
+
+def check_coverage_if_due(svc: Services, now: datetime) -> int:
+    """Count every layer's people on duty at most every 5 minutes across all workers; coordinators
+    hear of a layer short of its quorum once a day at most (duty/coverage.py)."""
+    try:
+        if not svc.redis.set(f"{svc.settings.queue_prefix}rr:coverage", "1", nx=True, ex=COVERAGE_EVERY_SECONDS):
+            return 0
+    except RedisError:
+        log.error("sweep could not reach Redis to pace the duty check; it runs at the next sweep")
+        return 0
+    with svc.db.session() as session:
+        ids = coverage.check(session, svc.cipher, svc.trees, now)
+    dispatch(svc, AfterCommit(send_ids=ids), queue=queues.BULK)
+    return len(ids)
 
 
 def queue_provider_deletes(svc: Services, now: datetime) -> int:

@@ -45,6 +45,9 @@ class Action(str, Enum):  # noqa: UP042 - the project's convention for statuses 
     RESOLVE = "resolve"
     CALL_ME = "call_me"
     TEXT_ME = "text_me"
+    PAUSE = "pause"
+    BACK = "back"
+    HOURS = "hours"
     OTHER = "other"
 
 
@@ -65,7 +68,9 @@ _WORD_RE = re.compile(r"[^\s,;]+")
 
 _SINGLE_WORD_ONLY = frozenset({Action.STOP, Action.START})
 # Settings that count only as the whole message: "call me at 5, 2 vans outside" is news, not a setting.
-_WHOLE_MESSAGE_ONLY = frozenset({Action.CALL_ME, Action.TEXT_ME})
+_WHOLE_MESSAGE_ONLY = frozenset({Action.CALL_ME, Action.TEXT_ME, Action.BACK})
+# Settings with a value after them: PAUSE 3d, HORAS 6-14 (argument: the value, normalized).
+_SETTINGS_WITH_VALUE = frozenset({Action.PAUSE, Action.HOURS})
 _REPLIES = frozenset({Action.YES, Action.ACK, Action.DECLINE})
 _INCIDENT_ACTIONS = frozenset({Action.CONFIRM, Action.FALSE_ALARM, Action.RESOLVE})
 _CODE_ACTIONS = _REPLIES | _INCIDENT_ACTIONS
@@ -249,6 +254,10 @@ def parse(text: str, report_words: Mapping[str, str] = DEFAULT_REPORT_WORDS) -> 
         if code is None and after < len(keys) and _is_code(keys[after]):
             code, after = keys[after], after + 1
         return Command(action, text, _rest(cleaned, words, after), code=code, language_hint=hint)
+
+    if action in _SETTINGS_WITH_VALUE:
+        rest = _rest(cleaned, words, after)
+        return Command(action, text, normalize(rest), rest, language_hint=hint)
 
     if action is Action.JOIN or action is Action.ZONE:
         return Command(action, text, _zone_argument(keys[after:]), language_hint=hint)

@@ -39,6 +39,9 @@ VOCABULARY: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "resolve": ("RESOLVE", "RESOLVED"),
         "call_me": ("CALL ME", "CALL ME TOO"),
         "text_me": ("TEXT ME", "TEXT ONLY", "NO CALLS"),
+        "pause": ("PAUSE",),
+        "back": ("BACK", "I'M BACK", "IM BACK", "UNPAUSE", "RESUME"),
+        "hours": ("HOURS",),
     },
     "es": {
         "join": ("UNIRSE", "UNIRME"),
@@ -55,6 +58,9 @@ VOCABULARY: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "resolve": ("RESUELTO", "RESOLVER"),
         "call_me": ("LLAMAME", "LLAMENME", "LLAMADA"),
         "text_me": ("TEXTO", "SOLO TEXTO", "SIN LLAMADAS"),
+        "pause": ("PAUSA", "PAUSAR"),
+        "back": ("VUELVO", "VOLVI", "YA VOLVI", "REGRESO", "YA REGRESE"),
+        "hours": ("HORAS", "HORARIO"),
     },
 }
 

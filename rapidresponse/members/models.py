@@ -64,6 +64,15 @@ class Member(Base):
     # 30006 landline). A landline can still be called: see CALLABLE_CODES.
     undeliverable_code: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # PAUSE / PAUSA: no alerts until then (BACK / VUELVO ends it early; the sweep ends it and says so).
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    # HOURS 6-14: the member's own duty window, minutes after the network's local midnight (both or
+    # neither; the end before the start runs across midnight). Not sensitive, so kept plain like the
+    # language: planning a 10,000-member layer reads it without decrypting anything.
+    duty_start: Mapped[int | None] = mapped_column(Integer, default=None)
+    duty_end: Mapped[int | None] = mapped_column(Integer, default=None)
+    # When the member was last alerted: the fair rotation alerts the least recently alerted first.
+    last_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     tags: Mapped[list[MemberTag]] = relationship(
         back_populates="member", cascade="all, delete-orphan", lazy="selectin"

@@ -21,6 +21,7 @@ class Purpose(str, Enum):
     RELAY = "relay"
     WELCOME = "welcome"
     BROADCAST = "broadcast"
+    DUTY = "duty"  # a pause that ended, a layer short of people on duty
 
 
 class Channel(str, Enum):

@@ -53,7 +53,7 @@ from rapidresponse.services import Services
 
 log = logging.getLogger(__name__)
 
-BULK_PURPOSES = frozenset({Purpose.BROADCAST.value, Purpose.WELCOME.value})
+BULK_PURPOSES = frozenset({Purpose.BROADCAST.value, Purpose.WELCOME.value, Purpose.DUTY.value})
 # Texts that still go to someone who opted out: only the confirmation of the opt-out itself.
 ALWAYS_DELIVER = frozenset({Purpose.REPLY.value})
 

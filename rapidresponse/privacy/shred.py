@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse import audit
 from rapidresponse.broadcasts.models import Broadcast, BroadcastReply, BroadcastTemplate, BroadcastText
+from rapidresponse.duty.models import MemberLoad
 from rapidresponse.hotline.models import InboundCall, Recording
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.members.models import Member, MemberTag
@@ -67,6 +68,9 @@ def shred(session: Session, *, members: bool, now: datetime, actor_id: int | Non
     incidents = _count(session.execute(delete(Incident)))
     messages += _count(session.execute(delete(InboundMessage)))
     messages += _count(session.execute(delete(SimulatedMessage)))
+    # Who was alerted when, and how often they answered, go with the incidents they came from.
+    session.execute(delete(MemberLoad))
+    session.execute(update(Member).values(last_alerted_at=None))
     removed = 0
     if members:
         session.execute(delete(MemberTag))

@@ -8,6 +8,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from rapidresponse.duty.windows import DutyWindow, WindowError, parse_window
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # Keys a hotline caller may press for a tree: 9 switches language, * repeats, # ends a recording.
@@ -27,6 +30,19 @@ class Layer:
     verifies: bool = False
     next_waits_for_confirmation: bool = False
     zone_first: bool = False
+    # Duty window in the network's local time ("05:00-14:00"); None: on duty around the clock.
+    on_duty: str | None = None
+    # Alert this many at a time, least recently alerted first; None: the whole layer at once.
+    wave: int | None = None
+    # How long a wave has to reach the quorum before the next wave goes (within wait_seconds).
+    wave_wait_seconds: float | None = None
+
+    @property
+    def window(self) -> DutyWindow | None:
+        return parse_window(self.on_duty) if self.on_duty else None
+
+
+DEFAULT_WAVE_WAIT = 60.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,12 @@ class Tree:
     layers: tuple[Layer, ...]
     # The key a hotline caller presses for this tree ("1"); None: not offered on the hotline.
     voice_key: str | None = None
+    # The network's time zone: duty windows (the layers' and members' HOURS) are in its local time.
+    time_zone: str = "UTC"
+
+    @property
+    def zone_info(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
 
     def layer(self, number: int) -> Layer | None:
         return self.layers[number - 1] if 1 <= number <= len(self.layers) else None
@@ -47,7 +69,7 @@ class Tree:
     def freeze(self) -> dict[str, Any]:
         """Plain JSON-able data stored on an incident when it opens."""
         return {"name": self.name, "keywords": list(self.keywords), "layers": [asdict(x) for x in self.layers],
-                "voice_key": self.voice_key}
+                "voice_key": self.voice_key, "time_zone": self.time_zone}
 
     @classmethod
     def thaw(cls, data: Mapping[str, Any]) -> Tree:
@@ -56,6 +78,7 @@ class Tree:
             keywords=tuple(data.get("keywords", ())),
             layers=tuple(Layer(**layer) for layer in data["layers"]),
             voice_key=data.get("voice_key"),
+            time_zone=str(data.get("time_zone", "UTC")),
         )
 
 
@@ -65,6 +88,11 @@ class Trees:
     default_tree: str
     # Where a hotline caller's report goes when they pressed no usable key (never dropped).
     hotline_default_tree: str = ""
+    time_zone: str = "UTC"
+
+    @property
+    def zone_info(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
 
     def get(self, name: str | None) -> Tree:
         return self.trees[name or self.default_tree]
@@ -99,9 +127,10 @@ def load_trees(path: Path) -> Trees:
 
 
 def parse_trees(data: Mapping[str, Any], source: str = "trees") -> Trees:
-    unknown_top = set(data) - {"trees", "default_tree", "hotline_default_tree"}
+    unknown_top = set(data) - {"trees", "default_tree", "hotline_default_tree", "time_zone"}
     if unknown_top:
         raise TreeConfigError(f"{source}: unknown setting {sorted(unknown_top)[0]!r}")
+    time_zone = _time_zone(f"{source}: time_zone", data.get("time_zone"))
     raw_trees = data.get("trees")
     if not isinstance(raw_trees, dict) or not raw_trees:
         raise TreeConfigError(f"{source}: needs at least one [trees.NAME] table")
@@ -134,14 +163,31 @@ def parse_trees(data: Mapping[str, Any], source: str = "trees") -> Trees:
         if not isinstance(raw_layers, list) or not raw_layers:
             raise TreeConfigError(f"{where}: needs at least one [[trees.{name}.layers]]")
         layers = tuple(_layer(f"{where}.layers[{i}]", i, raw_layer) for i, raw_layer in enumerate(raw_layers, 1))
-        trees[name] = Tree(name=name, keywords=keywords, layers=layers, voice_key=voice_key)
+        if any(layer.on_duty for layer in layers) and "time_zone" not in data:
+            raise TreeConfigError(f"{where}: a layer with on_duty needs the network's time_zone at the top "
+                                  "of the file (e.g. time_zone = \"America/Chicago\")")
+        trees[name] = Tree(name=name, keywords=keywords, layers=layers, voice_key=voice_key, time_zone=time_zone)
     default = data.get("default_tree", next(iter(trees)))
     if default not in trees:
         raise TreeConfigError(f"{source}: default_tree {default!r} is not one of the trees")
     hotline = data.get("hotline_default_tree", default)
     if hotline not in trees:
         raise TreeConfigError(f"{source}: hotline_default_tree {hotline!r} is not one of the trees")
-    return Trees(trees=trees, default_tree=str(default), hotline_default_tree=str(hotline))
+    return Trees(trees=trees, default_tree=str(default), hotline_default_tree=str(hotline), time_zone=time_zone)
+
+
+def _time_zone(where: str, raw: Any) -> str:
+    """An IANA time zone name ("America/Chicago"); UTC when the file names none."""
+    if raw is None:
+        return "UTC"
+    if not isinstance(raw, str) or not raw.strip():
+        raise TreeConfigError(f"{where}: must be a time zone name like \"America/Chicago\"")
+    try:
+        ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TreeConfigError(f"{where}: {raw!r} is not a time zone this machine knows (e.g. "
+                              "\"America/Chicago\", \"America/Los_Angeles\")") from None
+    return raw.strip()
 
 
 def _voice_key(where: str, raw: Any) -> str | None:
@@ -158,7 +204,8 @@ def _voice_key(where: str, raw: Any) -> str | None:
 def _layer(where: str, number: int, raw: Any) -> Layer:
     if not isinstance(raw, dict):
         raise TreeConfigError(f"{where}: must be a table")
-    unknown = set(raw) - {"name", "quorum", "wait_seconds", "verifies", "next_waits_for_confirmation", "zone_first"}
+    unknown = set(raw) - {"name", "quorum", "wait_seconds", "verifies", "next_waits_for_confirmation", "zone_first",
+                          "on_duty", "wave", "wave_wait_seconds"}
     if unknown:
         raise TreeConfigError(f"{where}: unknown setting {sorted(unknown)[0]!r}")
     quorum = raw.get("quorum", 1)
@@ -176,5 +223,27 @@ def _layer(where: str, number: int, raw: Any) -> Layer:
     if flags["next_waits_for_confirmation"] and not flags["verifies"]:
         raise TreeConfigError(f"{where}.next_waits_for_confirmation: only a verifying layer (verifies = true) "
                               "can make the next layer wait for a confirmation")
+    on_duty = raw.get("on_duty")
+    if on_duty is not None:
+        if not isinstance(on_duty, str):
+            raise TreeConfigError(f"{where}.on_duty: must be a window like \"05:00-14:00\"")
+        try:
+            on_duty = str(parse_window(on_duty))
+        except WindowError as exc:
+            raise TreeConfigError(f"{where}.on_duty: {exc}") from None
+    wave = raw.get("wave")
+    if wave is not None and (not isinstance(wave, int) or isinstance(wave, bool) or wave < 1):
+        raise TreeConfigError(f"{where}.wave: must be a whole number of at least 1 (people per wave)")
+    wave_wait = raw.get("wave_wait_seconds")
+    if wave_wait is not None:
+        if wave is None:
+            raise TreeConfigError(f"{where}.wave_wait_seconds: only a layer alerted in waves (wave = N) has one")
+        if not isinstance(wave_wait, int | float) or isinstance(wave_wait, bool) or wave_wait <= 0:
+            raise TreeConfigError(f"{where}.wave_wait_seconds: must be a positive number of seconds")
+    if wave is not None:
+        wave_wait = float(wave_wait if wave_wait is not None else min(DEFAULT_WAVE_WAIT, float(wait) / 2))
+        if wave_wait >= float(wait):
+            raise TreeConfigError(f"{where}.wave_wait_seconds: must be shorter than the layer's wait_seconds "
+                                  "(the next wave goes before the next layer)")
     return Layer(number=number, name=str(raw.get("name", f"layer {number}")), quorum=quorum,
-                 wait_seconds=float(wait), **flags)
+                 wait_seconds=float(wait), **flags, on_duty=on_duty, wave=wave, wave_wait_seconds=wave_wait)

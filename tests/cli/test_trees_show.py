@@ -31,3 +31,18 @@ def test_members_in_a_layer_the_file_lacks_are_flagged(run, svc):
     result = run("trees", "show")
     assert result.code == 0
     assert "1 active member in eviction:5, which is not in the trees file" in result.err
+
+
+def test_show_counts_paused_members_and_who_is_on_duty(run, svc):
+    """A paused member is counted as paused, and the layer as below its quorum when it is."""
+    from datetime import UTC, datetime, timedelta
+
+    from rapidresponse.members.models import Member
+
+    paused = add_member(svc, "+12125550101", trees={"ice": 1})
+    with svc.db.session() as session:
+        session.get(Member, paused).paused_until = datetime.now(UTC) + timedelta(days=1)
+    result = run("trees", "show")
+    assert result.code == 0, result.err
+    assert ("  1. verifiers: quorum 1, wait 180s, verifies, next layer waits for confirmation, "
+            "zone first; 1 active member, 1 paused (below quorum)") in result.out.splitlines()

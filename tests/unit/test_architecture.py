@@ -26,6 +26,9 @@ PURE = [
     "rapidresponse/simulator/twiml.py",
     "rapidresponse/alertcalls/keypad.py",
     "rapidresponse/hotline/flow.py",
+    "rapidresponse/duty/spans.py",
+    "rapidresponse/duty/windows.py",
+    "rapidresponse/duty/rotation.py",
 ]
 TWILIO_ADAPTERS = {
     "rapidresponse/messaging/twilio_provider.py",

@@ -39,6 +39,11 @@ def typical_params(language: str) -> dict[str, str]:
         "digit": "1",
         "minutes": "5",
         "status": render("hotline.status_reported", language),
+        "until": "Wed Dec 30, 18:20",
+        "hours": "06:00-14:00",
+        "layer": "ice rapid responders",
+        "on_duty": "1",
+        "weekday": "Wed", "month": "Dec", "day": "30", "time": "18:20",
     }
 
 

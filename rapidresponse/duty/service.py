@@ -1,0 +1,236 @@
+"""Pause, duty hours, load counts and layer coverage applied to the database.
+
+The rules are in the pure modules beside this one (spans, windows, rotation); this module reads
+what they need, writes what they decided, and records the texts (never sends them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from rapidresponse.duty.models import MemberLoad
+from rapidresponse.duty.rotation import Candidate, LayerPlan, plan_layer
+from rapidresponse.duty.windows import DutyWindow
+from rapidresponse.i18n import render
+from rapidresponse.members.models import Member, MemberStatus, MemberTag
+from rapidresponse.members.registry import Recipient, layer_tag
+from rapidresponse.messaging import outbox
+from rapidresponse.messaging.models import Purpose
+from rapidresponse.privacy.crypto import FieldCipher
+from rapidresponse.trees.model import Layer, Tree
+
+LOAD_WINDOW_DAYS = 30
+LOAD_BUCKET_DAYS = 5
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CHUNK = 500
+
+
+# --- a member's own settings -----------------------------------------------------------------------
+
+
+def pause(member: Member, until: datetime) -> None:
+    """PAUSE: out of alerts until `until` (a new PAUSE replaces the old end)."""
+    member.paused_until = until
+
+
+def back(member: Member, now: datetime) -> bool:
+    """BACK: end a pause now. False when there was none to end."""
+    paused = member.paused_until is not None and member.paused_until > now
+    member.paused_until = None
+    return paused
+
+
+def hours_of(member: Member) -> DutyWindow | None:
+    if member.duty_start is None or member.duty_end is None:
+        return None
+    return DutyWindow(member.duty_start, member.duty_end)
+
+
+def set_hours(member: Member, window: DutyWindow | None) -> None:
+    member.duty_start = window.start if window else None
+    member.duty_end = window.end if window else None
+
+
+def forget(session: Session, member: Member) -> None:
+    """STOP: nothing about their duty or load stays."""
+    member.paused_until = None
+    set_hours(member, None)
+    member.last_alerted_at = None
+    if member.id is not None:
+        session.execute(delete(MemberLoad).where(MemberLoad.member_id == member.id))
+
+
+# --- planning ----------------------------------------------------------------------------------------
+
+
+def bucket_of(when: datetime) -> int:
+    return (when - _EPOCH).days // LOAD_BUCKET_DAYS
+
+
+def first_bucket(now: datetime) -> int:
+    """The oldest bucket still inside the 30-day window (so the window is 30 days, to a bucket)."""
+    return bucket_of(now - timedelta(days=LOAD_WINDOW_DAYS)) + 1
+
+
+def candidates(session: Session, member_ids: Sequence[int], now: datetime, *,
+               tag: str | None = None) -> list[Candidate]:
+    """What planning needs of these members: zone, pause, hours, last alert, alerts over 30 days.
+    With the layer's keyed `tag`, one indexed read of the layer (then kept to `member_ids`) instead
+    of IN lists of 500: a layer can be 10,000 members (bench/duty_plan.py)."""
+    alerts = _alert_counts(session, member_ids, now)
+    # Core rows, not ORM ones, and one DutyWindow per distinct window.
+    columns = Member.__table__.c
+    query = select(columns.id, columns.zone, columns.paused_until, columns.duty_start, columns.duty_end,
+                   columns.last_alerted_at)
+    if tag is not None:
+        queries = [query.join(MemberTag, MemberTag.member_id == columns.id).where(MemberTag.tag == tag)]
+    else:
+        queries = [query.where(columns.id.in_(member_ids[start : start + CHUNK]))
+                   for start in range(0, len(member_ids), CHUNK)]
+    wanted = set(member_ids)
+    connection = session.connection()
+    windows: dict[tuple[int, int], DutyWindow] = {}
+    found: list[Candidate] = []
+    for each in queries:
+        for member_id, zone, paused, start_at, end_at, last in connection.execute(each):
+            if member_id not in wanted:
+                continue
+            hours = None
+            if start_at is not None and end_at is not None:
+                hours = windows.setdefault((start_at, end_at), DutyWindow(start_at, end_at))
+            found.append(Candidate(member_id, zone, paused, hours, last, alerts.get(member_id, 0)))
+    return found
+
+
+def _alert_counts(session: Session, member_ids: Sequence[int], now: datetime) -> dict[int, int]:
+    """Alerts over the window per member. For a big layer, one grouped read of the whole window
+    (a few rows per member who was alerted at all) beats many IN lists."""
+    query = (select(MemberLoad.member_id, func.sum(MemberLoad.alerts))
+             .where(MemberLoad.bucket >= first_bucket(now)).group_by(MemberLoad.member_id))
+    if len(member_ids) > CHUNK:
+        wanted = set(member_ids)
+        return {m: int(n or 0) for m, n in session.execute(query) if m in wanted}
+    return {m: int(n or 0) for m, n in session.execute(query.where(MemberLoad.member_id.in_(member_ids)))}
+
+
+def orders_layer(session: Session, cipher: FieldCipher, tree: Tree, layer: Layer) -> bool:
+    """Whether the layer must be planned whole (in rotation order) rather than streamed by member
+    id: it alerts in waves, has a duty window, or holds a member with their own HOURS (who may be
+    off duty and then counts against the quorum). One indexed look-up of the layer's tag."""
+    if layer.wave is not None or layer.on_duty is not None:
+        return True
+    return session.scalar(select(Member.id).join(MemberTag).where(
+        MemberTag.tag == layer_tag(cipher, tree.name, layer.number), Member.duty_start.is_not(None)).limit(1)) \
+        is not None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A layer's members as planning leaves them: in alert order, with the plan's counts."""
+
+    order: list[Recipient]
+    plan: LayerPlan
+
+
+def plan(session: Session, cipher: FieldCipher, tree: Tree, layer: Layer, members: Sequence[Recipient],
+         now: datetime, *, report_zone: str | None) -> Planned:
+    """The layer's reachable members filtered (pause) and ordered (duty, zone, rotation)."""
+    by_id = {member.id: member for member in members}
+    found = candidates(session, list(by_id), now, tag=layer_tag(cipher, tree.name, layer.number))
+    layer_plan = plan_layer(found, quorum=layer.quorum, now=now,
+                            zone=tree.zone_info, window=layer.window, report_zone=report_zone,
+                            zone_first=layer.zone_first or layer.wave is not None)
+    return Planned([by_id[member_id] for member_id in layer_plan.order], layer_plan)
+
+
+# --- load counts ---------------------------------------------------------------------------------------
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]], column: str) -> None:
+    """Add each row's count to its (member, bucket) row, creating it when missing."""
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(MemberLoad)
+    stmt = stmt.on_conflict_do_update(index_elements=["member_id", "bucket"],
+                                      set_={column: getattr(MemberLoad, column) + getattr(stmt.excluded, column)})
+    session.execute(stmt, rows)
+
+
+def note_alerted(session: Session, member_ids: Iterable[int], now: datetime) -> None:
+    """These members were just alerted: the rotation moves them to the back; one more alert each."""
+    ids = sorted(set(member_ids))
+    bucket = bucket_of(now)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        session.execute(update(Member).where(Member.id.in_(chunk)).values(last_alerted_at=now))
+        _upsert(session, [{"member_id": m, "bucket": bucket, "alerts": 1} for m in chunk], "alerts")
+
+
+def note_answer(session: Session, member_id: int, now: datetime, *, first: bool, yes: bool) -> None:
+    """A member answered an alert (first answer to it: `answered`), saying they are on the way (`yes`)."""
+    bucket = bucket_of(now)
+    if first:
+        _upsert(session, [{"member_id": member_id, "bucket": bucket, "answered": 1}], "answered")
+    if yes:
+        _upsert(session, [{"member_id": member_id, "bucket": bucket, "on_the_way": 1}], "on_the_way")
+
+
+@dataclass(frozen=True)
+class Load:
+    alerts: int = 0
+    answered: int = 0
+    on_the_way: int = 0
+
+
+def loads(session: Session, member_ids: Sequence[int], now: datetime) -> dict[int, Load]:
+    """Each member's counts over the last 30 days (members with none are left out)."""
+    found: dict[int, Load] = {}
+    since = first_bucket(now)
+    for start in range(0, len(member_ids), CHUNK):
+        chunk = list(member_ids[start : start + CHUNK])
+        for member_id, alerts, answered, on_the_way in session.execute(
+                select(MemberLoad.member_id, func.sum(MemberLoad.alerts), func.sum(MemberLoad.answered),
+                       func.sum(MemberLoad.on_the_way))
+                .where(MemberLoad.member_id.in_(chunk), MemberLoad.bucket >= since)
+                .group_by(MemberLoad.member_id)):
+            found[member_id] = Load(int(alerts or 0), int(answered or 0), int(on_the_way or 0))
+    return found
+
+
+def drop_old_load(session: Session, now: datetime) -> int:
+    """Counts older than the window are nobody's business any more."""
+    result = session.execute(delete(MemberLoad).where(MemberLoad.bucket < first_bucket(now)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- pauses that end by themselves ---------------------------------------------------------------------
+
+
+def end_pauses(session: Session, cipher: FieldCipher, now: datetime, limit: int = 500) -> list[int]:
+    """Pauses over by now: lifted once each (a conditional UPDATE) and the member told, once (the
+    dedupe key names the pause's end). Returns the texts to send."""
+    due = session.execute(
+        select(Member.id, Member.paused_until, Member.phone_index, Member.phone_token, Member.language)
+        .where(Member.paused_until.is_not(None), Member.paused_until <= now)
+        .order_by(Member.paused_until).limit(limit)).all()
+    texts = []
+    for member_id, until, index, token, language in due:
+        lifted = session.execute(update(Member).where(Member.id == member_id, Member.paused_until == until)
+                                 .values(paused_until=None))
+        if getattr(lifted, "rowcount", 0) != 1 or token is None or until is None:
+            continue
+        status = session.scalar(select(Member.status).where(Member.id == member_id))
+        if status != MemberStatus.ACTIVE.value:
+            continue
+        texts.append(outbox.Text(to=outbox.SealedNumber(index, token), body=render("pause.ended", language),
+                                 purpose=Purpose.DUTY, member_id=member_id,
+                                 dedupe_key=f"pause_end:{member_id}:{int(until.timestamp())}"))
+    return outbox.record(session, cipher, texts, now)
