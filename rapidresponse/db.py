@@ -91,6 +91,7 @@ def import_models() -> None:
     from rapidresponse.audit import models as _audit  # noqa: F401
     from rapidresponse.broadcasts import models as _broadcasts  # noqa: F401
     from rapidresponse.console import models as _console  # noqa: F401
+    from rapidresponse.debriefs import models as _debriefs  # noqa: F401
     from rapidresponse.duty import models as _duty  # noqa: F401
     from rapidresponse.hotline import models as _hotline  # noqa: F401
     from rapidresponse.incidents import models as _incidents  # noqa: F401

@@ -80,6 +80,10 @@ class Settings:
     # A member's text that is no keyword and no incident's, within this many hours of a broadcast
     # (the last text we sent them), lands in that broadcast's thread. 0: never.
     broadcast_reply_hours: float = 24.0
+    # A drill nobody ended closes by itself this long after it started.
+    drill_minutes: float = 30.0
+    # Those who said YES are asked how it went this long after an incident closes (0: never).
+    debrief_hours: float = 24.0
     retention_days: int = 60
     # Delete each text at the provider once it is final (or stored, for inbound); off keeps them there.
     provider_delete: bool = True
@@ -171,6 +175,8 @@ class Settings:
             sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0, low=0.05),
             unknown_sender_reply_limit=_int(env, "UNKNOWN_SENDER_REPLY_LIMIT", 3, low=0, high=100),
             broadcast_reply_hours=_float(env, "BROADCAST_REPLY_HOURS", 24.0, low=0.0),
+            drill_minutes=_float(env, "DRILL_MINUTES", 30.0, low=1.0),
+            debrief_hours=_float(env, "DEBRIEF_HOURS", 24.0, low=0.0),
             retention_days=_int(env, "RETENTION_DAYS", 60, low=0, high=3650),
             provider_delete=_switch(env, "PROVIDER_DELETE", True),
             provider_delete_delay_seconds=_int(env, "PROVIDER_DELETE_DELAY_SECONDS", 300, low=0, high=14 * 24 * 3600),
@@ -192,6 +198,10 @@ class Settings:
             raise SettingsError("TWILIO_ACCOUNT_SID: required when TWILIO_AUTH_TOKEN is set")
         if self.broadcast_reply_hours > 720:
             raise SettingsError(f"BROADCAST_REPLY_HOURS: at most 720 (30 days), got {self.broadcast_reply_hours:g}")
+        if self.drill_minutes > 1440:
+            raise SettingsError(f"DRILL_MINUTES: at most 1440 (a day), got {self.drill_minutes:g}")
+        if self.debrief_hours > 720:
+            raise SettingsError(f"DEBRIEF_HOURS: at most 720 (30 days), got {self.debrief_hours:g}")
         if self.send_timeout_seconds >= self.send_lease_seconds:
             # Otherwise a live worker's send could still be on the wire when its claim is taken.
             raise SettingsError(

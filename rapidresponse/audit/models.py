@@ -25,6 +25,7 @@ class AuditAction(str, Enum):
     STAND_DOWN = "stand_down"  # closed as a false alarm
     RESOLVE = "resolve"
     CLOSE_DRILL = "close_drill"
+    START_DRILL = "start_drill"
     REVEAL = "reveal"  # a masked number shown in full (console/threads.reveal, a missed call's caller)
     LISTEN = "listen"  # a hotline recording played in the console
     SHRED = "shred"  # every incident, thread and message deleted (count: incidents)

@@ -32,6 +32,7 @@ VERBS = {
     audit.AuditAction.BROADCAST: "sent", audit.AuditAction.BROADCAST_CANCEL: "cancelled",
     audit.AuditAction.CONFIRM: "confirmed", audit.AuditAction.STAND_DOWN: "stood down (false alarm)",
     audit.AuditAction.RESOLVE: "resolved", audit.AuditAction.CLOSE_DRILL: "closed as a drill",
+    audit.AuditAction.START_DRILL: "started a drill",
     audit.AuditAction.REVEAL: "revealed the numbers in", audit.AuditAction.SHRED: "shredded every incident",
     audit.AuditAction.MEMBER_ADD: "added", audit.AuditAction.MEMBER_EDIT: "edited",
     audit.AuditAction.MEMBER_REMOVE: "removed", audit.AuditAction.MEMBERS_IMPORT: "imported members",

@@ -122,6 +122,7 @@ class Summary:
     covered: bool
     # Open, and every layer of its tree was empty: no volunteer was alerted. Coordinators must act.
     nobody_alerted: bool = False
+    drill: bool = False  # started as a drill (drills/)
 
     @property
     def is_open(self) -> bool:
@@ -157,7 +158,7 @@ def summarize(cipher: FieldCipher, incident: Incident, yes_by_layer: Counter[int
         layers_alerted=[lay.number for lay in incident.layers if lay.status == LayerStatus.ALERTED.value],
         layer_count=len(tree.layers), yes=responders_on_the_way(tree, yes_by_layer),
         quorum=wanted(tree, incident), covered=incident.covered_at is not None,
-        nobody_alerted=nobody_alerted(incident),
+        nobody_alerted=nobody_alerted(incident), drill=incident.drill,
     )
 
 
@@ -236,6 +237,9 @@ def describe(kind: str, detail: dict[str, Any], layer_names: dict[int, str]) -> 
 
     if kind == "report":
         return f"Report received for zone {zone()}." if zone() else "Report received; no zone named."
+    if kind == "drill":
+        return f"Drill started for zone {zone()}: every text is marked DRILL." if zone() \
+            else "Drill started: every text is marked DRILL."
     if kind == "layer_alerted":
         people = detail.get("recipients")
         sentence = f"{layer().capitalize() or 'A layer'} alerted"

@@ -57,12 +57,14 @@ def _alert_parts(incident: Incident, tree: str, text: str, language: str) -> dic
 
 
 def alert_body(incident: Incident, tree: str, text: str, language: str) -> str:
-    return render("alert.text", language, code=incident.code, **_alert_parts(incident, tree, text, language))
+    """The alert text; a drill's says DRILL / SIMULACRO first and asks nobody to go anywhere."""
+    return render("drill.alert" if incident.drill else "alert.text", language, code=incident.code,
+                  **_alert_parts(incident, tree, text, language))
 
 
 def call_script(incident: Incident, tree: str, text: str, language: str) -> str:
     """What an alert call says (then it waits for 1, 2 or *): the alert, its code spelled out."""
-    return render("voice.alert", language, code=spell_code(incident.code),
+    return render("voice.drill_alert" if incident.drill else "voice.alert", language, code=spell_code(incident.code),
                   **_alert_parts(incident, tree, text, language))
 
 
@@ -455,7 +457,8 @@ def notify(svc: Services, session: Session, incident: Incident, members: list[Re
     """Record one text per member, each in their language."""
     texts = [
         outbox.Text(to=outbox.SealedNumber(m.phone_index, m.phone_token),
-                    body=render(key, m.language, code=incident.code), purpose=purpose,
+                    body=incidents.marked(incident, m.language, render(key, m.language, code=incident.code)),
+                    purpose=purpose,
                     dedupe_key=f"{dedupe or purpose.value}:{incident.id}:{m.id}", member_id=m.id,
                     incident_id=incident.id)
         for m in members

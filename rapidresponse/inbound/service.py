@@ -15,9 +15,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.broadcasts import service as broadcasts
+from rapidresponse.debriefs import service as debriefs
+from rapidresponse.drills import service as drills
 from rapidresponse.duty import service as duty
 from rapidresponse.duty.spans import local_time, parse_span, pause_until
 from rapidresponse.duty.windows import ALWAYS_WORDS, WindowError, parse_window
+from rapidresponse.escalation import service as escalation
 from rapidresponse.i18n import LANGUAGES, render
 from rapidresponse.incidents import responses
 from rapidresponse.incidents import service as incidents
@@ -218,6 +221,10 @@ class Conversation:
     def on_answer(self, command: Command, *, yes: bool) -> Handled:
         if self.member is None or not self.member.is_active:
             return self.capped_help(command)
+        if command.code is None:
+            debriefed = self.debrief_reply(command)  # "1" / "2" to "how did it go?", when no alert is open
+            if debriefed is not None:
+                return debriefed
         incident, problem = self.target(command)
         if incident is None:
             assert problem is not None
@@ -314,6 +321,32 @@ class Conversation:
         key = "report.received" if reported.someone_alerted else "report.received_nobody"
         return Handled(reply=render(key, self.language(command), code=code), outcome="report", after=reported.after)
 
+    def on_drill(self, command: Command) -> Handled:
+        """DRILL ice eastside / SIMULACRO migra centro from a coordinator starts a drill; from anyone
+        else it is an ordinary message (news that starts with the word "drill")."""
+        member = self.member
+        if member is None or not member.is_active or not registry.has_role(self.svc.cipher, member, Role.COORDINATOR):
+            return self.on_other(command)
+        if command.tree is None or command.tree not in self.svc.trees:
+            return self.reply("drill.usage", command, "drill_usage")
+        zone = None
+        if command.argument:
+            try:
+                zone = registry.normalize_zone(command.argument)
+            except registry.MemberError:
+                return self.reply("drill.usage", command, "drill_usage")
+        tree = self.svc.trees.get(command.tree)
+        started = drills.start(self.svc, self.session, tree, self.now, actor="coordinator by text", zone=zone,
+                               starter=member, starter_phone=self.phone)
+        code = started.incident.code
+        label = escalation.tree_label(tree.name, member.language)
+        if started.already:
+            return self.reply("drill.already", command, "drill_already", code=code, tree_label=label)
+        log.info("drill %s (%s) started by %s", code, tree.name, mask_phone(self.phone))
+        key = "drill.started" if started.someone_alerted else "drill.started_nobody"
+        return Handled(reply=render(key, member.language, code=code, tree_label=label), outcome="drill",
+                       after=started.after)
+
     def on_confirm(self, command: Command) -> Handled:
         return self.decide(command, None)
 
@@ -355,6 +388,9 @@ class Conversation:
                 return Handled(reply=result.reply, outcome="relay", after=result.after)
             if involved and problem is not None:
                 return problem
+        debriefed = self.debrief_reply(command) if not command.code else None
+        if debriefed is not None:
+            return debriefed
         if member is not None and member.is_active and self.svc.settings.broadcast_reply_hours > 0:
             # An answer to the broadcast they last received: into that broadcast's thread.
             answered = broadcasts.replied_to(self.session, member.id, self.now,
@@ -366,6 +402,20 @@ class Conversation:
         if involved:
             return self.reply("responder.noted", command, "noted")
         return self.capped_help(command)
+
+    def debrief_reply(self, command: Command) -> Handled | None:
+        """An answer to the debrief this member was asked (within DEBRIEF_HOURS of asking), unless an
+        alert is open for them: then 1 and 2 and words are about the alert."""
+        member = self.member
+        hours = self.svc.settings.debrief_hours
+        if member is None or not member.is_active or hours <= 0:
+            return None
+        debrief = debriefs.awaiting(self.session, self.svc.cipher, member, self.now, timedelta(hours=hours))
+        if debrief is None or incidents.open_incidents_for(self.session, member, self.inbound.from_index):
+            return None
+        answered = debriefs.answer(self.session, self.svc.cipher, debrief, member, normalize(command.raw)
+                                   if normalize(command.raw) in ("1", "2") else command.raw, self.now)
+        return self.reply(answered.reply_key, command, f"debrief_{answered.answer}")
 
     def target(self, command: Command, candidates: list[Incident] | None = None
                ) -> tuple[Incident | None, Handled | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rapidresponse.db import Base, UTCDateTime, utcnow
@@ -32,6 +32,8 @@ class Incident(Base):
     # layers say what kind of response this is. Read with incidents.service.plan_of.
     plan_token: Mapped[bytes] = mapped_column(LargeBinary)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Started by a coordinator as practice (drills/): the real tree, every text marked DRILL.
+    drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     unverified_escalation: Mapped[bool] = mapped_column(Boolean, default=False)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set when enough responders acknowledged: later layers are not alerted.

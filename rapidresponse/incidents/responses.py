@@ -7,10 +7,12 @@ commit. Texts to others go through the outbox, each in the recipient's language.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from rapidresponse.afteraction import service as afteraction
+from rapidresponse.debriefs import service as debriefs
 from rapidresponse.duty import service as duty
 from rapidresponse.escalation import service as escalation
 from rapidresponse.escalation.policy import responders_on_the_way
@@ -79,7 +81,15 @@ def wanted(tree: Tree, incident: Incident) -> int:
 def answer(svc: Services, session: Session, member: Member, incident: Incident, yes: bool,
            now: datetime, *, by: str = "sms") -> Result:
     """YES / 1 / OMW (on my way) or NO / 2 from someone alerted, by text or (`by="call"`) by a key
-    pressed during an alert call: the same quorum, the same reply."""
+    pressed during an alert call: the same quorum, the same reply (marked DRILL in a drill)."""
+    result = _answer(svc, session, member, incident, yes, now, by=by)
+    if result.reply is not None:
+        result.reply = incidents.marked(incident, member.language, result.reply)
+    return result
+
+
+def _answer(svc: Services, session: Session, member: Member, incident: Incident, yes: bool,
+            now: datetime, *, by: str) -> Result:
     lang = member.language
     code = incident.code
     was_covered = incident.covered_at is not None
@@ -109,7 +119,7 @@ def confirm(svc: Services, session: Session, member: Member, incident: Incident,
         return Result(render("incident.not_allowed", lang))
     after = confirm_incident(svc, session, incident, now, actor="", member=member) \
         or escalation.evaluate(svc, session, incident.id, now)
-    return Result(render("incident.confirmed_ack", lang, code=incident.code), after)
+    return Result(incidents.marked(incident, lang, render("incident.confirmed_ack", lang, code=incident.code)), after)
 
 
 def confirm_incident(svc: Services, session: Session, incident: Incident, now: datetime, *, actor: str,
@@ -128,23 +138,33 @@ def close(svc: Services, session: Session, member: Member, incident: Incident, s
     lang = member.language
     if not incidents.may_decide(svc.cipher, incident, member):
         return Result(render("incident.not_allowed", lang))
-    return Result(render(f"incident.{'false_alarm' if status == IncidentStatus.FALSE_ALARM else 'resolved'}_ack",
-                         lang, code=incident.code),
+    reply = render(f"incident.{'false_alarm' if status == IncidentStatus.FALSE_ALARM else 'resolved'}_ack",
+                   lang, code=incident.code)
+    return Result(incidents.marked(incident, lang, reply),
                   close_incident(svc, session, incident, status, now, actor="", member=member))
 
 
 def close_incident(svc: Services, session: Session, incident: Incident, status: IncidentStatus, now: datetime,
                    *, actor: str, member: Member | None = None) -> AfterCommit:
-    """Close an incident and tell everyone already alerted (also used by the console)."""
+    """Close an incident and tell everyone already alerted (also used by the console). A drill
+    closes as a drill, however it is ended (RESOLVE, FALSE, the console, its time running out)."""
     after = AfterCommit()
+    if incident.drill:
+        status = IncidentStatus.DRILL
+    said_yes = incidents.answered(session, svc.cipher, incident.id, "yes")  # closing forgets who
     if not incidents.set_status(session, svc.cipher, incident, status, now, actor=actor, member=member):
         return after
+    if svc.settings.debrief_hours > 0:
+        debriefs.plan(session, svc.cipher, incident.id, said_yes, now + timedelta(hours=svc.settings.debrief_hours),
+                      now)
     member_id = member.id if member is not None else None
     incidents.cancel_unsent(session, incident.id, now)
     key = CLOSING_MESSAGES.get(status, "incident.resolved")
     members = [m for m in incidents.alerted_members(session, incident.id) if m.id != member_id]
     after.send_ids.extend(escalation.notify(svc, session, incident, members, key, Purpose.STAND_DOWN, now,
                                             dedupe=f"close-{status.value}"))
+    session.flush()
+    after.send_ids.extend(afteraction.tell_coordinators(session, svc.cipher, incident, now))
     return after
 
 
@@ -161,7 +181,7 @@ def relay(svc: Services, session: Session, sender: Member | None, phone: str, in
     after = AfterCommit(send_ids=pass_on(svc, session, incident, list(recipients.values()), actor, text,
                                          f"relay:{inbound_id}", now))
     lang = sender.language if sender else "en"
-    return Result(render("relay.noted", lang, code=incident.code), after)
+    return Result(incidents.marked(incident, lang, render("relay.noted", lang, code=incident.code)), after)
 
 
 def pass_on(svc: Services, session: Session, incident: Incident, recipients: list[Recipient],
@@ -172,8 +192,9 @@ def pass_on(svc: Services, session: Session, incident: Incident, recipients: lis
     copy: responders never need them, and coordinators can reveal them in the console."""
     texts = [
         outbox.Text(to=outbox.SealedNumber(m.phone_index, m.phone_token),
-                    body=render("relay.text", m.language, code=incident.code, who=who.replace("…", "..."),
-                                text=mask_phone_numbers(text)[:RELAY_MAX]),
+                    body=incidents.marked(incident, m.language, render(
+                        "relay.text", m.language, code=incident.code, who=who.replace("…", "..."),
+                        text=mask_phone_numbers(text)[:RELAY_MAX])),
                     purpose=Purpose.RELAY, dedupe_key=f"{dedupe}:{m.id}", member_id=m.id,
                     incident_id=incident.id)
         for m in recipients

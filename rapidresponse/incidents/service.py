@@ -17,6 +17,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from rapidresponse.i18n import render
 from rapidresponse.incidents.codes import candidate_codes
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.incidents.states import OPEN_STATUSES, IncidentStatus, LayerStatus
@@ -149,8 +150,9 @@ def plan_of(cipher: FieldCipher, incident: Incident) -> Tree:
 
 def open_incident(session: Session, cipher: FieldCipher, tree: Tree, *, text: str, reporter_phone: str,
                   reporter: Member | None, inbound_id: int | None, now: datetime,
-                  zone: str | None = None) -> Incident:
-    """A report opens an incident with a fresh short code; its tree is frozen onto it."""
+                  zone: str | None = None, drill: bool = False, actor: str = REPORTER) -> Incident:
+    """A report opens an incident with a fresh short code; its tree is frozen onto it. A drill is
+    opened the same way by a coordinator (`actor`), its first line "drill" instead of "report"."""
     if inbound_id is not None:
         existing = session.scalar(select(Incident).where(Incident.inbound_message_id == inbound_id))
         if existing is not None:
@@ -161,7 +163,7 @@ def open_incident(session: Session, cipher: FieldCipher, tree: Tree, *, text: st
         "text_token": cipher.encrypt(text), "reporter_index": cipher.blind_index(reporter_phone),
         "reporter_token": cipher.encrypt(reporter_phone), "reporter_member_id": reporter.id if reporter else None,
         "inbound_message_id": inbound_id, "plan_token": seal_plan(cipher, tree), "opened_at": now,
-        "verified": False, "unverified_escalation": False, "covered_at": None, "closed_at": None,
+        "verified": False, "unverified_escalation": False, "covered_at": None, "closed_at": None, "drill": drill,
     }
     for code in candidate_codes(_rng):
         incident = outbox.insert_unless_taken(session, Incident, {**row, "code": code, "open_code": code})
@@ -172,10 +174,15 @@ def open_incident(session: Session, cipher: FieldCipher, tree: Tree, *, text: st
                     return existing
             continue  # that code is taken by an open incident; try the next
         session.add_all(IncidentLayer(incident_id=incident.id, number=layer.number) for layer in tree.layers)
-        append(session, cipher, incident.id, "report", now, actor=REPORTER, member=reporter, body=text,
-               detail={"zone": incident.zone})
+        append(session, cipher, incident.id, "drill" if drill else "report", now, actor=actor,
+               member=None if drill else reporter, body=text, detail={"zone": incident.zone})
         return incident
     raise IncidentError("no free incident code")
+
+
+def marked(incident: Incident, language: str, body: str) -> str:
+    """Every text about a drill says so, in the member's language (DRILL: / SIMULACRO:)."""
+    return render("drill.marker", language, text=body) if incident.drill else body
 
 
 def find_open_by_code(session: Session, code: str) -> Incident | None:

@@ -11,6 +11,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import update
 
 from rapidresponse.db import utcnow
+from rapidresponse.debriefs import service as debriefs
+from rapidresponse.drills import service as drills
 from rapidresponse.duty import coverage
 from rapidresponse.duty import service as duty
 from rapidresponse.escalation import service as escalation
@@ -166,6 +168,11 @@ def sweep() -> dict[str, int]:
         counts["statuses"] = StatusInbox.of(svc).drain(lambda updates: apply_and_dispatch(svc, updates, now))
     except RedisError:
         log.error("sweep could not reach the status callbacks in Redis")
+    counts["drills_closed"] = close_overdue_drills(svc, now)
+    with svc.db.session() as session:
+        asked = debriefs.send_due(session, svc.cipher, now)
+    dispatch(svc, AfterCommit(send_ids=asked))
+    counts["debriefs"] = len(asked)
     counts["broadcasts"] = broadcast_jobs.resume_stalled(svc, now)
     stranded = hotline.report_stranded(svc, now)
     for after in stranded:
@@ -205,6 +212,17 @@ def check_coverage_if_due(svc: Services, now: datetime) -> int:
         ids = coverage.check(session, svc.cipher, svc.trees, now)
     dispatch(svc, AfterCommit(send_ids=ids), queue=queues.BULK)
     return len(ids)
+
+
+def close_overdue_drills(svc: Services, now: datetime) -> int:
+    """End the drills nobody ended, DRILL_MINUTES after they started."""
+    with svc.db.session() as session:
+        overdue = drills.overdue(session, now, svc.settings.drill_minutes)
+    for incident_id in overdue:
+        with svc.db.session() as session:
+            after = drills.close_overdue(svc, session, incident_id, now)
+        dispatch(svc, after)
+    return len(overdue)
 
 
 def queue_provider_deletes(svc: Services, now: datetime) -> int:

@@ -48,6 +48,7 @@ class Action(str, Enum):  # noqa: UP042 - the project's convention for statuses 
     PAUSE = "pause"
     BACK = "back"
     HOURS = "hours"
+    DRILL = "drill"
     OTHER = "other"
 
 
@@ -285,11 +286,29 @@ def parse(text: str, report_words: Mapping[str, str] = DEFAULT_REPORT_WORDS) -> 
             )
         return Command(action, text, _rest(cleaned, words, after), language_hint=hint)
 
+    if action is Action.DRILL:
+        return _drill(text, cleaned, words, after, reports, hint)
+
     if action is Action.OTHER and keys[at] in reports:
         return _report(text, cleaned, words, at, reports)
 
     # Reply words followed by more text ("YES K8 there", "no hay nadie") are a message for the thread.
     return Command(Action.OTHER, text, code=lead_code)
+
+
+def _drill(text: str, cleaned: str, words: Sequence[_Word], at: int, reports: Mapping[str, str],
+           hint: str | None) -> Command:
+    """DRILL ice eastside / SIMULACRO migra centro: the tree by a report word or its own name, then
+    the zone. Without a tree word the tree is None (the sender is told how to start one)."""
+    keys = [word.key for word in words]
+    tree = None
+    if at < len(keys):
+        names = {name.upper(): name for name in reports.values()}
+        tree = reports.get(keys[at]) or names.get(keys[at])
+    if tree is None:
+        return Command(Action.DRILL, text, _rest(cleaned, words, at), language_hint=hint)
+    return Command(Action.DRILL, text, _zone_argument(keys[at + 1 :]), _rest(cleaned, words, at + 1), tree=tree,
+                   language_hint=hint)
 
 
 def _report(text: str, cleaned: str, words: Sequence[_Word], at: int, reports: Mapping[str, str]) -> Command:

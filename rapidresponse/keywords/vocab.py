@@ -42,6 +42,7 @@ VOCABULARY: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "pause": ("PAUSE",),
         "back": ("BACK", "I'M BACK", "IM BACK", "UNPAUSE", "RESUME"),
         "hours": ("HOURS",),
+        "drill": ("DRILL",),
     },
     "es": {
         "join": ("UNIRSE", "UNIRME"),
@@ -61,6 +62,7 @@ VOCABULARY: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "pause": ("PAUSA", "PAUSAR"),
         "back": ("VUELVO", "VOLVI", "YA VOLVI", "REGRESO", "YA REGRESE"),
         "hours": ("HORAS", "HORARIO"),
+        "drill": ("SIMULACRO",),
     },
 }
 

@@ -1,6 +1,6 @@
 """Retention: what is not kept cannot be seized. Records older than RETENTION_DAYS are deleted.
 
-Deleted: closed incidents with their layers, acknowledgements, threads and texts; finished
+Deleted: closed incidents with their layers, acknowledgements, threads, debriefs and texts; finished
 broadcasts with their texts and replies; texts and inbound messages not tied to an open incident;
 simulator messages; audit log entries (they hold only ids and times, but a log kept for ever would
 still date every incident ever handled). Kept: members (someone who
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from rapidresponse import audit
 from rapidresponse.broadcasts.models import Broadcast, BroadcastReply, BroadcastStatus, BroadcastText
+from rapidresponse.debriefs.models import Debrief
 from rapidresponse.hotline.models import InboundCall, Recording
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
 from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, OutboundMessage, SimulatedMessage
@@ -45,7 +46,7 @@ def purge(session: Session, cutoff: datetime) -> Purged:
     """Delete everything older than `cutoff` that no open incident still needs."""
     old_incidents = select(Incident.id).where(Incident.closed_at.is_not(None), Incident.closed_at < cutoff)
     calls, recordings = _purge_hotline(session, cutoff, old_incidents)
-    for child in (ThreadEvent, Acknowledgement, Participant, IncidentLayer):
+    for child in (ThreadEvent, Acknowledgement, Participant, IncidentLayer, Debrief):
         session.execute(delete(child).where(child.incident_id.in_(old_incidents)))
     texts_out = _count(session.execute(delete(OutboundMessage).where(
         OutboundMessage.incident_id.in_(old_incidents))))

@@ -29,6 +29,8 @@ PURE = [
     "rapidresponse/duty/spans.py",
     "rapidresponse/duty/windows.py",
     "rapidresponse/duty/rotation.py",
+    "rapidresponse/afteraction/figures.py",
+    "rapidresponse/afteraction/chart.py",
 ]
 TWILIO_ADAPTERS = {
     "rapidresponse/messaging/twilio_provider.py",

@@ -11,7 +11,8 @@ from rapidresponse.i18n.catalog import messages
 from rapidresponse.messaging.segments import segments
 
 # Messages that carry someone's free text, or that must explain the whole service, may take two.
-ALLOWED_TWO_SEGMENTS = frozenset({"alert.text", "help.text"})
+ALLOWED_TWO_SEGMENTS = frozenset({"alert.text", "help.text", "drill.alert", "drill.started", "drill.started_nobody",
+                                  "debrief.ask"})
 # Spoken on calls, never texted: no segment limit.
 SPOKEN_SECTIONS = ("voice.", "hotline.")
 
@@ -44,6 +45,15 @@ def typical_params(language: str) -> dict[str, str]:
         "layer": "ice rapid responders",
         "on_duty": "1",
         "weekday": "Wed", "month": "Dec", "day": "30", "time": "18:20",
+        "kind": render("afteraction.kind_drill", language),
+        "duration": "25 min",
+        "before": "7 min",
+        "layers": "L1 2/2/2/1, L2 12/11/8/5",
+        "number": "1",
+        "alerted": "12",
+        "delivered": "11",
+        "answered": "8",
+        "yes": "5",
     }
 
 

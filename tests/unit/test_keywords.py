@@ -48,6 +48,8 @@ ENGLISH = [
     ("TEXT ME", Action.TEXT_ME, "en"),
     ("text only", Action.TEXT_ME, "en"),
     ("no calls", Action.TEXT_ME, "en"),
+    ("DRILL ice eastside", Action.DRILL, "en"),
+    ("drill eviction", Action.DRILL, "en"),
 ]
 
 SPANISH = [
@@ -78,6 +80,8 @@ SPANISH = [
     ("llámame", Action.CALL_ME, "es"),
     ("Llámenme", Action.CALL_ME, "es"),
     ("TEXTO", Action.TEXT_ME, "es"),
+    ("SIMULACRO migra centro", Action.DRILL, "es"),
+    ("simulacro desalojo", Action.DRILL, "es"),
     ("solo texto", Action.TEXT_ME, "es"),
     ("sin llamadas", Action.TEXT_ME, "es"),
 ]
@@ -528,3 +532,23 @@ def test_action_values_are_strings() -> None:
     assert isinstance(Action.FALSE_ALARM, str)
     assert Action("false_alarm") is Action.FALSE_ALARM
     assert {action.value for action in Action} >= {"join", "yes", "stop", "other"}
+
+
+@pytest.mark.parametrize(
+    ("text", "tree", "zone"),
+    [
+        ("DRILL ice eastside", "ice", "eastside"),
+        ("drill ICE", "ice", ""),
+        ("SIMULACRO migra centro", "ice", "centro"),
+        ("Simulacro desalojo Zona Norte", "eviction", "zona norte"),
+        ("DRILL eviction", "eviction", ""),
+        ("DRILL copwatch 3rd", "copwatch", "3rd"),
+        ("DRILL", None, ""),
+        ("drill noise outside", None, "noise outside"),
+    ],
+)  # fmt: skip
+def test_drill_names_its_tree_then_its_zone(text: str, tree: str | None, zone: str) -> None:
+    """DRILL / SIMULACRO takes a tree by a report word or its own name, then the zone; without one the tree is None."""
+    command = parse(text)
+    assert command.action is Action.DRILL
+    assert (command.tree, command.argument) == (tree, zone)

@@ -1,0 +1,1 @@
+"""Debriefs: asking those who said YES how it went, a day after an incident closes (service.py)."""

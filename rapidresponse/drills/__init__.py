@@ -1,0 +1,1 @@
+"""Drills: a coordinator's practice run through a real tree (service.py)."""
