@@ -171,9 +171,14 @@ CALL_MARGIN = 0.15
 
 
 class Sender:
-    def __init__(self, svc: Services, *, clock: Callable[[], datetime] = utcnow, rng: Random | None = None) -> None:
+    def __init__(self, svc: Services, *, clock: Callable[[], datetime] = utcnow, rng: Random | None = None,
+                 stragglers_after: float | None = None) -> None:
         self.svc = svc
         self.clock = clock
+        # Real seconds, not the injected clock: how long calls on the wire may go without any of
+        # them finishing before they are left to record themselves. A test that holds a send open
+        # on purpose raises it, so a slow machine does not turn its send into a late record.
+        self.stragglers_after = _STRAGGLERS_AFTER if stragglers_after is None else stragglers_after
         self.rng = rng or Random()  # noqa: S311 - jitter for retries, not a secret
         settings = svc.settings
         self.limiter = RateLimiter(svc.redis, settings.sender_id, settings.send_rate_segments_per_second,
@@ -304,7 +309,7 @@ class Sender:
                                 lane.in_flight -= 1
                     if finished:
                         last_progress = time.monotonic()
-                    elif not any(lane.left for lane in lanes) and time.monotonic() - last_progress >= _STRAGGLERS_AFTER:
+                    elif not any(lane.left for lane in lanes) and time.monotonic() - last_progress >= self.stragglers_after:
                         for future, text in in_flight.items():
                             future.add_done_callback(functools.partial(self._record_late, text))
                         outcome.handed_off = len(in_flight)

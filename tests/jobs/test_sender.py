@@ -411,7 +411,7 @@ def test_a_few_hanging_calls_do_not_hold_up_the_rest_of_the_batch(small_pool, tw
 
     twilio_api.replace(responses.CallbackResponse(responses.POST, TWILIO_MESSAGES, callback=answer))
     ids = [intent(svc, number) for number in numbers]
-    sender = Sender(svc, clock=lambda: NOW)
+    sender = Sender(svc, clock=lambda: NOW, stragglers_after=1.0)  # the workers' own value
     outcomes: list[Any] = []
     worker = threading.Thread(target=lambda: outcomes.append(sender.send(ids)))
     try:
