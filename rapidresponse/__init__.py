@@ -46,15 +46,18 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     from rapidresponse.console.routes import bp as console_bp
     from rapidresponse.simulator.routes import bp as simulator_bp
+    from rapidresponse.webhooks.campaign_calls import bp as campaign_calls_bp
     from rapidresponse.webhooks.hotline import bp as hotline_bp
     from rapidresponse.webhooks.routes import bp as webhooks_bp
     from rapidresponse.webhooks.voice_alerts import bp as voice_alerts_bp
 
     csrf.exempt(webhooks_bp)  # Twilio signs its requests instead
     csrf.exempt(voice_alerts_bp)
+    csrf.exempt(campaign_calls_bp)
     csrf.exempt(hotline_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(voice_alerts_bp)
+    app.register_blueprint(campaign_calls_bp)
     app.register_blueprint(hotline_bp)
     app.register_blueprint(console_bp)
     if services.settings.provider_name == "simulator":

@@ -90,6 +90,7 @@ def import_models() -> None:
     """Import every model module so Base.metadata is complete (Alembic, create_all)."""
     from rapidresponse.audit import models as _audit  # noqa: F401
     from rapidresponse.broadcasts import models as _broadcasts  # noqa: F401
+    from rapidresponse.campaigns import models as _campaigns  # noqa: F401
     from rapidresponse.console import models as _console  # noqa: F401
     from rapidresponse.debriefs import models as _debriefs  # noqa: F401
     from rapidresponse.duty import models as _duty  # noqa: F401

@@ -85,6 +85,10 @@ class Settings:
     # Those who said YES are asked how it went this long after an incident closes (0: never).
     debrief_hours: float = 24.0
     retention_days: int = 60
+    # Call-in campaigns: at most this many members bridged to one target at once (so an office's
+    # lines stay busy for hours instead of jammed for minutes), and a bridged call's time limit.
+    campaign_calls_per_target: int = 2
+    campaign_call_minutes: int = 20
     # Delete each text at the provider once it is final (or stored, for inbound); off keeps them there.
     provider_delete: bool = True
     provider_delete_delay_seconds: int = 300
@@ -178,6 +182,8 @@ class Settings:
             drill_minutes=_float(env, "DRILL_MINUTES", 30.0, low=1.0),
             debrief_hours=_float(env, "DEBRIEF_HOURS", 24.0, low=0.0),
             retention_days=_int(env, "RETENTION_DAYS", 60, low=0, high=3650),
+            campaign_calls_per_target=_int(env, "CAMPAIGN_CALLS_PER_TARGET", 2, low=1, high=50),
+            campaign_call_minutes=_int(env, "CAMPAIGN_CALL_MINUTES", 20, low=1, high=240),
             provider_delete=_switch(env, "PROVIDER_DELETE", True),
             provider_delete_delay_seconds=_int(env, "PROVIDER_DELETE_DELAY_SECONDS", 300, low=0, high=14 * 24 * 3600),
             recording_keep_hours=_int(env, "RECORDING_KEEP_HOURS", 24, low=0, high=24 * 3650),

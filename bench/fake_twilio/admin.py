@@ -49,6 +49,10 @@ class AdminMixin:
                 self._refuse_deletes = int(cfg["refuse_deletes_next"])
             if "play_calls" in cfg:
                 self.play_calls = bool(cfg["play_calls"])
+            if "dial_talk_seconds" in cfg:
+                self.dial_talk_seconds = int(cfg["dial_talk_seconds"])
+            if "real_seconds_per_second" in cfg:
+                self.real_seconds_per_second = float(cfg["real_seconds_per_second"])
             if "call_fates" in cfg:
                 fates = {str(k): str(v) for k, v in (cfg["call_fates"] or {}).items()}
                 if any(f not in FATES for f in fates.values()):
@@ -72,6 +76,8 @@ class AdminMixin:
                 "refuse_deletes_next": self._refuse_deletes,
                 "play_calls": self.play_calls,
                 "call_fates": dict(self.call_fates),
+                "dial_talk_seconds": self.dial_talk_seconds,
+                "real_seconds_per_second": self.real_seconds_per_second,
             }
 
     def reset(self, config: bool = False) -> None:

@@ -13,9 +13,18 @@ What the person on the phone does is a *script*, one item per time the TwiML wai
 When the script runs out the person stays silent; after ``MAX_REQUESTS`` requests they hang up (an
 application that loops forever is a bug the call record shows). A call's fate says whether it is
 answered at all: ``human`` (the default), ``voicemail`` (answered by a machine: no key is ever
-pressed, and AnsweredBy says so when MachineDetection was asked for), ``busy``, ``no-answer`` or
-``failed``. In JSON (admin routes) a script is a list of strings and ``{"record": seconds,
-"transcript": "...", "then": "#"}`` objects.
+pressed, and AnsweredBy says so when MachineDetection was asked for), ``hangs-up`` (answered, hangs
+up during the first words: nothing more is requested), ``busy``, ``no-answer`` or ``failed``.
+
+A ``<Dial>`` bridges the call to its number, which meets the fate given for it (``script_call`` or
+``call_fates``; a human talks ``dial_talk_seconds``, 60 by default): the bridged leg is a call of
+its own (direction ``outbound-dial``, from the Dial's callerId), whose status callbacks go where its
+``<Number>`` asked, and then the Dial's action hears DialCallStatus, DialCallSid and
+DialCallDuration. Calls are played at once unless ``real_seconds_per_second`` is set (a bench of
+concurrent bridges): then each second of a bridged call and of a ``<Pause>`` takes that long.
+
+In JSON (admin routes) a script is a list of strings and ``{"record": seconds, "transcript": "...",
+"then": "#"}`` objects.
 """
 
 from __future__ import annotations
@@ -30,7 +39,8 @@ from bench.fake_twilio.common import API_VERSION
 from rapidresponse.simulator import twiml
 
 HANG_UP = "hangup"
-FATES = ("human", "voicemail", "busy", "no-answer", "failed")
+FATES = ("human", "voicemail", "hangs-up", "busy", "no-answer", "failed")
+DIAL_TALK_SECONDS = 60
 MAX_REQUESTS = 40
 # Twilio's errors for a webhook that did not answer with TwiML it could follow.
 HTTP_RETRIEVAL_FAILURE = 11200
@@ -73,12 +83,16 @@ class VoiceMixin:
         self.call_fates: dict[str, str] = {}  # number -> fate for every call to it
         self._scripts: dict[str, collections.deque[tuple[str, list[ScriptItem]]]] = {}
         self._calls_playing = 0
+        self.dial_talk_seconds = DIAL_TALK_SECONDS
+        self.real_seconds_per_second = 0.0
 
     def _reset_voice(self, config: bool) -> None:
         self._scripts.clear()
         if config:
             self.call_fates = {}
             self.play_calls = self._defaults["play_calls"]
+            self.dial_talk_seconds = DIAL_TALK_SECONDS
+            self.real_seconds_per_second = 0.0
 
     def script_call(self, to: str, script: list[ScriptItem] | tuple[ScriptItem, ...] = (), fate: str = "human") -> None:
         """The next call placed to ``to`` is met with ``fate`` and, if answered, ``script``.
@@ -141,6 +155,8 @@ class VoiceMixin:
                 if got is None:
                     return self._end(rec, "completed")
                 document, url = got
+            if fate == "hangs-up":
+                return self._end(rec, "completed", self._follow(rec, document, url, [], hang_up_at_once=True))
             self._end(rec, "completed", self._follow(rec, document, url, [] if fate == "voicemail" else script))
         finally:
             with self._cb_cond:
@@ -170,8 +186,8 @@ class VoiceMixin:
             return dict(rec)
 
     # -- following TwiML -----------------------------------------------------------------------
-    def _follow(self, rec: dict[str, Any], document: str, url: str | None,
-                script: list[ScriptItem]) -> list[tuple[twiml.Record, dict[str, Any]]]:
+    def _follow(self, rec: dict[str, Any], document: str, url: str | None, script: list[ScriptItem],
+                hang_up_at_once: bool = False) -> list[tuple[twiml.Record, dict[str, Any]]]:
         """Follow the call's TwiML until it ends; returns the transcriptions Twilio will post after it."""
         pending: collections.deque[ScriptItem] = collections.deque(script)
         transcriptions: list[tuple[twiml.Record, dict[str, Any]]] = []
@@ -187,8 +203,10 @@ class VoiceMixin:
                                for h in turn.heard if h.kind == "say")
             rec["heard"].extend(twiml.spoken(turn.heard))
             rec["seconds"] += sum(h.seconds if h.kind == "pause" else 2 for h in turn.heard)
+            self._pass_time(sum(h.seconds for h in turn.heard if h.kind == "pause"))
             stop = turn.stop
-            if rec["hangup_requested"] or stop is None or isinstance(stop, twiml.Hangup | twiml.Unsupported):
+            if hang_up_at_once or rec["hangup_requested"] or stop is None \
+                    or isinstance(stop, twiml.Hangup | twiml.Unsupported):
                 break
             if len(rec["requests"]) >= MAX_REQUESTS:
                 rec["errors"].append({"code": None, "url": None, "detail": f"hung up after {MAX_REQUESTS} requests"})
@@ -197,6 +215,8 @@ class VoiceMixin:
             hung_up = False
             if isinstance(stop, twiml.Redirect):
                 request = twiml.Request(stop.url, stop.method, {})
+            elif isinstance(stop, twiml.Dial):
+                request = self._bridge(rec, stop)
             elif isinstance(stop, twiml.Gather):
                 item = pending.popleft() if pending else None
                 if item == HANG_UP:
@@ -241,12 +261,46 @@ class VoiceMixin:
                 break
         return transcriptions
 
+    def _pass_time(self, seconds: float) -> None:
+        if seconds > 0 and self.real_seconds_per_second > 0:
+            time.sleep(seconds * self.real_seconds_per_second)
+
+    def _bridge(self, rec: dict[str, Any], dial: twiml.Dial) -> twiml.Request | None:
+        """Play a <Dial>: the bridged leg rings its number, meets its fate (and talks, if a human
+        answers), sends the status callbacks its <Number> asked for; then the Dial's action."""
+        with self._lock:
+            queued = self._scripts.get(dial.number)
+            fate, _ = queued.popleft() if queued else (self.call_fates.get(dial.number, "human"), [])
+        leg = self._new_call(
+            to=dial.number, from_=dial.caller_id or rec["from_"], direction="outbound-dial", received_at=time.time(),
+            status_callback=dial.status_callback, status_callback_method=dial.status_callback_method,
+            status_callback_event=list(dial.status_callback_events), fate=fate, parent_call_sid=rec["sid"])
+        rec.setdefault("dialled", []).append(leg["sid"])
+        self._status(leg, "initiated", "initiated")
+        leg["status"] = "ringing"
+        self._status(leg, "ringing", "ringing")
+        if fate in ("busy", "no-answer", "failed"):
+            self._end(leg, fate)
+            status = fate
+        else:
+            leg["status"], leg["start_time"] = "in-progress", time.time()
+            self._status(leg, "answered", "in-progress")
+            talk = 0 if fate == "hangs-up" else min(self.dial_talk_seconds, dial.time_limit)
+            self._pass_time(talk)
+            leg["seconds"] = talk
+            rec["seconds"] += talk
+            self._end(leg, "completed")
+            status = "completed"
+        return twiml.after_dial(dial, status=status, seconds=leg["duration"] or 0, dial_sid=leg["sid"])
+
     def _call_params(self, rec: dict[str, Any]) -> dict[str, str]:
         params = {"AccountSid": self.account_sid, "ApiVersion": API_VERSION, "CallSid": rec["sid"],
                   "CallStatus": rec["status"], "Called": rec["to"], "Caller": rec["from_"],
                   "Direction": rec["direction"], "From": rec["from_"], "To": rec["to"]}
         if rec["answered_by"]:
             params["AnsweredBy"] = rec["answered_by"]
+        if rec.get("parent_call_sid"):
+            params["ParentCallSid"] = rec["parent_call_sid"]
         return params
 
     def _fetch(self, rec: dict[str, Any], request: twiml.Request) -> tuple[str, str] | None:

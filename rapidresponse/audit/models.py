@@ -43,6 +43,9 @@ class AuditAction(str, Enum):
     PASSWORD_SET = "password_set"  # noqa: S105
     ADMIN_GRANT = "admin_grant"
     ADMIN_REVOKE = "admin_revoke"
+    CAMPAIGN = "campaign"
+    CAMPAIGN_START = "campaign_start"
+    CAMPAIGN_END = "campaign_end"
 
 
 class Target(str, Enum):
@@ -53,6 +56,7 @@ class Target(str, Enum):
     BROADCAST = "broadcast"
     CALL = "call"  # a hotline call (missed calls' call-back)
     RECORDING = "recording"
+    CAMPAIGN = "campaign"
     COORDINATOR = "account"  # a console sign-in; see the module docstring for the stored word
 
 

@@ -17,6 +17,7 @@ from rapidresponse.broadcasts import service as broadcasts
 from rapidresponse.broadcasts.service import Audience, BroadcastError, Draft
 from rapidresponse.console import auth
 from rapidresponse.console.broadcast_forms import BroadcastForm, CancelForm, DeleteTemplateForm, TemplateForm, choices
+from rapidresponse.console.campaign_forms import CampaignForm
 from rapidresponse.console.routes import _me, _services, bp
 from rapidresponse.db import parse_id, utcnow
 from rapidresponse.i18n import LANGUAGES, language_name, render
@@ -43,8 +44,9 @@ def _audience_text(audience: Audience) -> str:
     return " · ".join(parts)
 
 
-def _choices(form: BroadcastForm) -> list[str]:
-    """Fill the form's choices; returns the zones active members are in."""
+def audience_choices(form: BroadcastForm | CampaignForm) -> list[str]:
+    """Fill the form's trees, layers and zones (a broadcast's or a campaign's); returns the zones
+    active members are in."""
     svc = _services()
     with svc.db.session() as session:
         zones = broadcasts.zone_choices(session)
@@ -97,7 +99,7 @@ def broadcast_list() -> str:
 @auth.login_required
 def broadcast_new() -> Any:
     form = BroadcastForm(formdata=None)
-    _choices(form)
+    audience_choices(form)
     form.key.data = secrets.token_urlsafe(24)
     template_id = parse_id(request.args.get("template", ""))
     if request.args.get("template") and template_id is None:
@@ -119,7 +121,7 @@ def broadcast_new() -> Any:
 def broadcast_edit() -> Any:
     """Back from the confirmation to the form, with everything as it was (and the same key)."""
     form = BroadcastForm()
-    _choices(form)
+    audience_choices(form)
     if not form.validate_on_submit():
         return _compose(form, errors=_form_errors(form), status=400)
     return _compose(form)
@@ -158,7 +160,7 @@ def _sent_already(key: str) -> int | None:
 
 def _posted(form: BroadcastForm) -> tuple[Draft | None, Any]:
     """The posted form as a Draft, or (None, the form again with what is wrong, 400)."""
-    zones = _choices(form)
+    zones = audience_choices(form)
     if not form.validate_on_submit():
         return None, _compose(form, errors=_form_errors(form), status=400)
     try:

@@ -197,5 +197,6 @@ from rapidresponse.console import admin, board_routes, members  # noqa: E402,F40
 from rapidresponse.console import afteraction as _afteraction  # noqa: E402,F401
 from rapidresponse.console import broadcasts as _broadcasts  # noqa: E402,F401
 from rapidresponse.console import calls as _calls  # noqa: E402,F401
+from rapidresponse.console import campaigns as _campaigns  # noqa: E402,F401
 from rapidresponse.console import drills as _drills  # noqa: E402,F401
 from rapidresponse.console import duty as _duty  # noqa: E402,F401

@@ -15,6 +15,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.broadcasts import service as broadcasts
+from rapidresponse.campaigns import calls as campaign_calls
+from rapidresponse.campaigns import service as campaigns
 from rapidresponse.debriefs import service as debriefs
 from rapidresponse.drills import service as drills
 from rapidresponse.duty import service as duty
@@ -285,6 +287,36 @@ class Conversation:
             return self.reply("hours.help", command, "hours_help")
         duty.set_hours(member, window)
         return self.reply("hours.set", command, "hours", hours=str(window))
+    # Call-in campaigns (campaigns/): ACTION / ACCION, CALL / LLAMAR, DONE / HECHO.
+    def on_campaign_join(self, command: Command) -> Handled:
+        """The ask of the running campaign that takes ACTION, texted once (no TwiML reply: the ask is it)."""
+        member = self.member
+        if member is None or not member.is_active:
+            return self.capped_help(command)
+        joined = campaigns.join(self.session, self.svc.cipher, member, self.now)
+        if joined.campaign_id is None:
+            return self.reply("campaign.none", command, "campaign_none")
+        if joined.already:
+            return self.reply("campaign.already_asked", command, "campaign_already")
+        return Handled(outcome="campaign_join", after=AfterCommit(send_ids=joined.send_ids))
+
+    def on_campaign_call(self, command: Command) -> Handled:
+        """CALL / LLAMAR: we call the member and bridge them to the target from our number."""
+        member = self.member
+        if member is None or not member.is_active:
+            return self.capped_help(command)
+        asked = campaign_calls.request_call(self.session, self.svc.cipher, member, self.now)
+        handled = self.reply(asked.key, command, "campaign_call", **asked.params)
+        handled.after.send_ids.extend(asked.send_ids)
+        return handled
+
+    def on_campaign_done(self, command: Command) -> Handled:
+        """DONE / HECHO [voicemail | talked | hung up]: one more call counted, nothing kept of who."""
+        member = self.member
+        if member is None or not member.is_active:
+            return self.capped_help(command)
+        asked = campaign_calls.report_done(self.session, member, command.argument, self.now)
+        return self.reply(asked.key, command, "campaign_done", **asked.params)
 
     def on_help(self, command: Command) -> Handled:
         return self.reply("help.text", command, "help")

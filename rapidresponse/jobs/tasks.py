@@ -20,6 +20,7 @@ from rapidresponse.hotline import service as hotline
 from rapidresponse.inbound import service as inbound
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.jobs import broadcasts as broadcast_jobs
+from rapidresponse.jobs import campaigns as campaign_jobs
 from rapidresponse.jobs import queues
 from rapidresponse.jobs.dispatch import DELETE_AT_PROVIDER, SEND_TEXTS, batches, dispatch, queue_status_drain
 from rapidresponse.messaging import deletes, delivery
@@ -178,6 +179,7 @@ def sweep() -> dict[str, int]:
     for after in stranded:
         dispatch(svc, after)
     counts["stranded_reports"] = len(stranded)
+    counts["campaigns_ended"] = campaign_jobs.sweep(svc, now)
     with svc.db.session() as session:
         counts["missed_calls"] = hotline.give_up_stale_calls(session, now)
     counts["pauses_ended"] = end_pauses(svc, now)
@@ -237,22 +239,24 @@ def queue_provider_deletes(svc: Services, now: datetime) -> int:
                                 recordings=kept)
     size = settings.alert_batch_size
     try:
-        for start in range(0, max(len(due.outbound), len(due.inbound), len(due.recordings), len(due.calls)), size):
+        for start in range(0, max(len(due.outbound), len(due.inbound), len(due.recordings), len(due.calls),
+                                  len(due.legs)), size):
             queues.enqueue(svc, queues.BULK, DELETE_AT_PROVIDER, due.outbound[start : start + size],
                            due.inbound[start : start + size], due.recordings[start : start + size],
-                           due.calls[start : start + size])
+                           due.calls[start : start + size], due.legs[start : start + size])
     except RedisError:
         log.error("sweep could not queue provider deletes; their claims run out and they are queued again")
-    return len(due.outbound) + len(due.inbound) + len(due.recordings) + len(due.calls)
+    return len(due.outbound) + len(due.inbound) + len(due.recordings) + len(due.calls) + len(due.legs)
 
 
 def delete_at_provider(outbound_ids: list[int], inbound_ids: list[int],
-                       recording_ids: list[int] | None = None, call_ids: list[int] | None = None) -> dict[str, int]:
-    """Delete these texts, hotline recordings and hotline calls at the provider and forget their
-    ids; refusals are tried again later."""
+                       recording_ids: list[int] | None = None, call_ids: list[int] | None = None,
+                       leg_ids: list[int] | None = None) -> dict[str, int]:
+    """Delete these texts, hotline recordings, hotline calls and campaign calls' bridged legs at the
+    provider and forget their ids; refusals are tried again later."""
     svc = process_services()
-    done = deletes.delete_claimed(svc, deletes.Due(outbound_ids, inbound_ids, recording_ids or [], call_ids or []),
-                                  utcnow)
+    done = deletes.delete_claimed(svc, deletes.Due(outbound_ids, inbound_ids, recording_ids or [], call_ids or [],
+                                                   leg_ids or []), utcnow)
     return {"deleted": done.deleted, "already_gone": done.already_gone, "retry": done.retry}
 
 

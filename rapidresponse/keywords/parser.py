@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from rapidresponse.keywords.vocab import (
+    CAMPAIGN_OUTCOMES,
     DEFAULT_REPORT_WORDS,
     LANGUAGE_NAMES,
     NEUTRAL,
@@ -49,6 +50,9 @@ class Action(str, Enum):  # noqa: UP042 - the project's convention for statuses 
     BACK = "back"
     HOURS = "hours"
     DRILL = "drill"
+    CAMPAIGN_JOIN = "campaign_join"
+    CAMPAIGN_CALL = "campaign_call"
+    CAMPAIGN_DONE = "campaign_done"
     OTHER = "other"
 
 
@@ -69,9 +73,12 @@ _WORD_RE = re.compile(r"[^\s,;]+")
 
 _SINGLE_WORD_ONLY = frozenset({Action.STOP, Action.START})
 # Settings that count only as the whole message: "call me at 5, 2 vans outside" is news, not a setting.
-_WHOLE_MESSAGE_ONLY = frozenset({Action.CALL_ME, Action.TEXT_ME, Action.BACK})
+_WHOLE_MESSAGE_ONLY = frozenset({Action.CALL_ME, Action.TEXT_ME, Action.BACK, Action.CAMPAIGN_JOIN,
+                                 Action.CAMPAIGN_CALL})
 # Settings with a value after them: PAUSE 3d, HORAS 6-14 (argument: the value, normalized).
 _SETTINGS_WITH_VALUE = frozenset({Action.PAUSE, Action.HOURS})
+# DONE voicemail / HECHO colgaron: the whole rest of the message is how the call went.
+_OUTCOMES = {word: outcome for table in CAMPAIGN_OUTCOMES.values() for word, outcome in table.items()}
 _REPLIES = frozenset({Action.YES, Action.ACK, Action.DECLINE})
 _INCIDENT_ACTIONS = frozenset({Action.CONFIRM, Action.FALSE_ALARM, Action.RESOLVE})
 _CODE_ACTIONS = _REPLIES | _INCIDENT_ACTIONS
@@ -249,6 +256,12 @@ def parse(text: str, report_words: Mapping[str, str] = DEFAULT_REPORT_WORDS) -> 
 
     if action in _WHOLE_MESSAGE_ONLY:
         return Command(action if after == len(keys) else Action.OTHER, text, language_hint=hint)
+
+    if action is Action.CAMPAIGN_DONE:
+        rest = " ".join(keys[after:])
+        if rest and rest not in _OUTCOMES:
+            return Command(Action.OTHER, text)  # "done with this": a sentence, not a report of a call
+        return Command(action, text, _OUTCOMES.get(rest, ""), language_hint=hint)
 
     if action in _INCIDENT_ACTIONS:
         code = lead_code

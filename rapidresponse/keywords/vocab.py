@@ -43,6 +43,10 @@ VOCABULARY: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "back": ("BACK", "I'M BACK", "IM BACK", "UNPAUSE", "RESUME"),
         "hours": ("HOURS",),
         "drill": ("DRILL",),
+        # Call-in campaigns (campaigns/): join one, be bridged to its target, report a call.
+        "campaign_join": ("ACTION",),
+        "campaign_call": ("CALL",),
+        "campaign_done": ("DONE", "CALLED"),
     },
     "es": {
         "join": ("UNIRSE", "UNIRME"),
@@ -63,7 +67,20 @@ VOCABULARY: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "back": ("VUELVO", "VOLVI", "YA VOLVI", "REGRESO", "YA REGRESE"),
         "hours": ("HORAS", "HORARIO"),
         "drill": ("SIMULACRO",),
+        "campaign_join": ("ACCION",),
+        "campaign_call": ("LLAMAR",),
+        "campaign_done": ("HECHO", "LLAME"),
     },
+}
+
+# What may follow DONE / HECHO: how a campaign call went (campaigns.models.Outcome values).
+CAMPAIGN_OUTCOMES: Mapping[str, Mapping[str, str]] = {
+    "en": {"VOICEMAIL": "voicemail", "VOICE MAIL": "voicemail", "MESSAGE": "voicemail",
+           "LEFT A MESSAGE": "voicemail", "TALKED": "talked", "SPOKE": "talked", "TALKED TO SOMEONE": "talked",
+           "HUNG UP": "hung_up", "HUNGUP": "hung_up", "THEY HUNG UP": "hung_up"},
+    "es": {"BUZON": "voicemail", "BUZON DE VOZ": "voicemail", "MENSAJE": "voicemail", "DEJE MENSAJE": "voicemail",
+           "HABLE": "talked", "HABLAMOS": "talked", "CONTESTARON": "talked",
+           "COLGARON": "hung_up", "ME COLGARON": "hung_up", "COLGO": "hung_up"},
 }
 
 # What may follow LANG / IDIOMA, mapped to a catalog language code. The full names also work alone

@@ -10,7 +10,8 @@ provider's records. A refusal is tried again later with backoff; a lost job's cl
 the sweep queues it again. An alert call's record (both numbers, when, how long) goes the same
 way, through the Calls resource, once its call is final; so does a hotline call's, once the call
 is over (its status callback, or the sweep's missed-call marking), its CallSid then replaced by a
-keyed hash so that a retried webhook still finds the call.
+keyed hash so that a retried webhook still finds the call. A campaign's bridged leg (our number
+to the target: when and how long) goes too, once the bridge is over.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from rapidresponse.campaigns.models import CampaignCall
 from rapidresponse.hotline.models import InboundCall, Recording, forgotten_call_sid
 from rapidresponse.hotline.service import CALL_GIVEN_UP
 from rapidresponse.incidents.models import Incident
@@ -64,9 +66,10 @@ class Due:
     inbound: list[int] = field(default_factory=list)
     recordings: list[int] = field(default_factory=list)
     calls: list[int] = field(default_factory=list)  # hotline calls
+    legs: list[int] = field(default_factory=list)  # campaign calls' bridged legs (CampaignCall ids)
 
     def __bool__(self) -> bool:
-        return bool(self.outbound or self.inbound or self.recordings or self.calls)
+        return bool(self.outbound or self.inbound or self.recordings or self.calls or self.legs)
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,11 @@ def claim_due(session: Session, now: datetime, delay: timedelta, limit: int = 10
         or_(InboundCall.delete_after.is_(None), InboundCall.delete_after <= now),
         or_(InboundCall.ended_at <= now - delay, InboundCall.received_at <= now - CALL_GIVEN_UP - delay),
     ).order_by(InboundCall.id).limit(limit)))
+    # A bridged leg's delete_after is set when the bridge ends (its end + the delay).
+    legs = list(session.scalars(select(CampaignCall.id).where(
+        CampaignCall.dial_sid.is_not(None), CampaignCall.delete_after <= now).order_by(CampaignCall.id).limit(limit)))
+    if legs:
+        session.execute(update(CampaignCall).where(CampaignCall.id.in_(legs)).values(delete_after=now + CLAIM))
     if calls:
         session.execute(update(InboundCall).where(InboundCall.id.in_(calls)).values(delete_after=now + CLAIM))
     if claimed_recordings:
@@ -122,7 +130,7 @@ def claim_due(session: Session, now: datetime, delay: timedelta, limit: int = 10
     if inbound:
         session.execute(update(InboundMessage).where(InboundMessage.id.in_(inbound))
                         .values(delete_after=now + CLAIM))
-    return Due(outbound, inbound, claimed_recordings, calls)
+    return Due(outbound, inbound, claimed_recordings, calls, legs)
 
 
 @dataclass
@@ -150,9 +158,12 @@ def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> De
                 Recording.id.in_(due.recordings), Recording.sid_token.is_not(None))).all() if token is not None}
         hotline_calls = dict(session.execute(select(InboundCall.id, InboundCall.call_sid).where(
             InboundCall.id.in_(due.calls), InboundCall.provider_deleted_at.is_(None))).all())
+        legs = dict(session.execute(select(CampaignCall.id, CampaignCall.dial_sid).where(
+            CampaignCall.id.in_(due.legs), CampaignCall.dial_sid.is_not(None))).all())
     work = [("out", i, sid) for i, sid in outbound.items() if sid] + [("in", i, sid) for i, sid in inbound.items()]
     work += [("recording", i, sid) for i, sid in recordings.items()]
     work += [("call", i, sid) for i, sid in hotline_calls.items()]
+    work += [("leg", i, sid) for i, sid in legs.items() if sid]
     if not work:
         return Deleted()
 
@@ -160,7 +171,7 @@ def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> De
         try:
             if item[0] == "recording":
                 svc.provider.delete_recording(item[2])
-            elif item[0] == "call" or (item[0] == "out" and item[1] in calls):
+            elif item[0] in ("call", "leg") or (item[0] == "out" and item[1] in calls):
                 svc.provider.delete_call(item[2])
             else:
                 svc.provider.delete_message(item[2])
@@ -174,9 +185,10 @@ def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> De
     now = clock()
     with svc.db.session() as session:
         for (direction, message_id, sid), error in zip(work, results, strict=True):
-            model: type[OutboundMessage] | type[InboundMessage] | type[Recording] | type[InboundCall] = (
+            model: type[OutboundMessage] | type[InboundMessage] | type[Recording] | type[InboundCall] | \
+                type[CampaignCall] = (
                 OutboundMessage if direction == "out" else InboundMessage if direction == "in"
-                else InboundCall if direction == "call" else Recording)
+                else InboundCall if direction == "call" else CampaignCall if direction == "leg" else Recording)
             if error is None or error.http_status == 404:
                 if error is None:
                     done.deleted += 1
@@ -189,6 +201,9 @@ def delete_claimed(svc: Services, due: Due, clock: Callable[[], datetime]) -> De
                     # Only its length and transcript stay: the provider's id goes with the audio.
                     session.execute(update(Recording).where(Recording.id == message_id)
                                     .values(sid_token=None, provider_deleted_at=now, delete_after=None))
+                elif direction == "leg":
+                    session.execute(update(CampaignCall).where(CampaignCall.id == message_id)
+                                    .values(dial_sid=None, delete_after=None))
                 elif direction == "call":
                     session.execute(update(InboundCall).where(InboundCall.id == message_id).values(
                         call_sid=forgotten_call_sid(svc.cipher, sid), provider_deleted_at=now, delete_after=None))

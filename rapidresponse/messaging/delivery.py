@@ -17,11 +17,12 @@ from sqlalchemy import ColumnElement, Table, bindparam, insert, or_, select, upd
 from sqlalchemy.orm import Session
 
 from rapidresponse.alertcalls import service as alertcalls
+from rapidresponse.campaigns import calls as campaign_calls
 from rapidresponse.incidents import service as incidents
 from rapidresponse.incidents.models import ThreadEvent
 from rapidresponse.incidents.service import AfterCommit
 from rapidresponse.members.models import Member, MemberStatus
-from rapidresponse.messaging.models import STATUS_RANK, Channel, DeliveryStatus, OutboundMessage
+from rapidresponse.messaging.models import STATUS_RANK, Channel, DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.messaging.provider import INVALID_NUMBER, NOT_MOBILE, OPTED_OUT
 from rapidresponse.services import Services
 
@@ -133,6 +134,9 @@ def _call_ended(svc: Services, session: Session, change: _Change, now: datetime)
     """Only a keypress counts: a call that ended without one did not reach the member (busy, no
     answer, failed, canceled, voicemail, or answered and left silent). They stay pending."""
     text = change.text
+    if change.status.value in FINAL and text.purpose == Purpose.CAMPAIGN_CALL.value:
+        campaign_calls.member_call_over(session, text.id, now)  # never bridged: it holds no slot
+        return
     if change.status.value not in FINAL or text.keypress is not None or text.incident_id is None:
         return
     member = session.get(Member, text.member_id) if text.member_id is not None else None

@@ -22,6 +22,8 @@ class Purpose(str, Enum):
     WELCOME = "welcome"
     BROADCAST = "broadcast"
     DUTY = "duty"  # a pause that ended, a layer short of people on duty
+    CAMPAIGN = "campaign"  # a campaign's ask to one who joined, its thanks, its summary
+    CAMPAIGN_CALL = "campaign_call"  # our call to a member, bridged to a campaign's target
 
 
 class Channel(str, Enum):

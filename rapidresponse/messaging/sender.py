@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from rapidresponse.alertcalls import service as alertcalls
 from rapidresponse.alertcalls import twiml as call_twiml
+from rapidresponse.campaigns import twiml as campaign_twiml
 from rapidresponse.db import unindexed, utcnow
 from rapidresponse.i18n import say_options
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
@@ -309,7 +310,8 @@ class Sender:
                                 lane.in_flight -= 1
                     if finished:
                         last_progress = time.monotonic()
-                    elif not any(lane.left for lane in lanes) and time.monotonic() - last_progress >= self.stragglers_after:
+                    elif (not any(lane.left for lane in lanes)
+                          and time.monotonic() - last_progress >= self.stragglers_after):
                         for future, text in in_flight.items():
                             future.add_done_callback(functools.partial(self._record_late, text))
                         outcome.handed_off = len(in_flight)
@@ -555,9 +557,14 @@ class Sender:
             return ProviderError(f"unexpected {type(exc).__name__}", ambiguous=True)
 
     def _place_call(self, text: _Claimed) -> SentText:
-        """The alert call: its words spoken in the member's language, then one key gathered."""
-        action = call_twiml.action_url(self.svc.settings.public_base_url, text.id, 1)
-        twiml = call_twiml.alert(text.body, say_options(text.language), action)
+        """The alert call: its words spoken in the member's language, then one key gathered. A
+        campaign call speaks its script's first line, then asks the bridge where to connect."""
+        if text.purpose == Purpose.CAMPAIGN_CALL.value:
+            bridge = campaign_twiml.bridge_url(self.svc.settings.public_base_url, text.id)
+            twiml = campaign_twiml.opening(text.body, say_options(text.language), bridge)
+        else:
+            action = call_twiml.action_url(self.svc.settings.public_base_url, text.id, 1)
+            twiml = call_twiml.alert(text.body, say_options(text.language), action)
         sid = self.svc.provider.place_call(text.to, twiml=twiml,
                                            status_callback=call_status_callback_url(self.svc, text.id))
         return SentText(sid=sid, status="queued")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from rapidresponse import audit
 from rapidresponse.broadcasts.models import Broadcast, BroadcastReply, BroadcastStatus, BroadcastText
+from rapidresponse.campaigns.models import CampaignCall
 from rapidresponse.debriefs.models import Debrief
 from rapidresponse.hotline.models import InboundCall, Recording
 from rapidresponse.incidents.models import Acknowledgement, Incident, IncidentLayer, Participant, ThreadEvent
@@ -51,6 +52,8 @@ def purge(session: Session, cutoff: datetime) -> Purged:
     texts_out = _count(session.execute(delete(OutboundMessage).where(
         OutboundMessage.incident_id.in_(old_incidents))))
     incidents = _count(session.execute(delete(Incident).where(Incident.id.in_(old_incidents))))
+    # Who called which target: gone at the cutoff (the campaign keeps its counts only).
+    session.execute(delete(CampaignCall).where(CampaignCall.created_at < cutoff))
     old_broadcasts = select(Broadcast.id).where(
         Broadcast.status.in_([BroadcastStatus.DONE.value, BroadcastStatus.CANCELLED.value]),
         Broadcast.finished_at < cutoff)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rapidresponse.broadcasts.models import Broadcast, BroadcastReply, BroadcastTemplate, BroadcastText
+from rapidresponse.campaigns.models import Campaign, CampaignTarget
 from rapidresponse.console.models import Coordinator, console_phone_index, email_index
 from rapidresponse.hotline.models import InboundCall, Recording, recording_sid_index
 from rapidresponse.incidents.models import Incident, Participant, ThreadEvent
@@ -39,6 +40,8 @@ ENCRYPTED: dict[Any, tuple[tuple[str, str | None], ...]] = {
     BroadcastText: (("body_token", None),),
     BroadcastReply: (("member_token", None), ("body_token", None)),
     BroadcastTemplate: (("name_token", None), ("texts_token", None)),
+    Campaign: (("title_token", None), ("scripts_token", None), ("audience_token", None)),
+    CampaignTarget: (("name_token", None), ("number_token", None)),
 }
 
 

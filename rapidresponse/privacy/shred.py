@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from rapidresponse import audit
 from rapidresponse.broadcasts.models import Broadcast, BroadcastReply, BroadcastTemplate, BroadcastText
+from rapidresponse.campaigns.models import Campaign, CampaignCall, CampaignHour, CampaignTarget
 from rapidresponse.debriefs.models import Debrief
 from rapidresponse.duty.models import MemberLoad
 from rapidresponse.hotline.models import InboundCall, Recording
@@ -57,7 +58,8 @@ def shred(session: Session, *, members: bool, now: datetime, actor_id: int | Non
     """Delete everything about incidents and messages (broadcasts and their templates included);
     with `members`, the members too. Audited as the coordinator `actor_id` (the console's button)
     or the command line."""
-    for child in (ThreadEvent, Acknowledgement, Participant, IncidentLayer, Debrief, BroadcastReply, BroadcastText):
+    for child in (ThreadEvent, Acknowledgement, Participant, IncidentLayer, Debrief, BroadcastReply, BroadcastText,
+                  CampaignCall, CampaignHour, CampaignTarget, Campaign):
         session.execute(delete(child))
     at_provider = int(session.scalar(select(func.count()).select_from(Recording).where(
         Recording.sid_token.is_not(None))) or 0)

@@ -220,6 +220,15 @@ def _run(call: Call, fetch: Fetch, notify: Notify, request: twiml.Request | None
         if isinstance(stop, twiml.Redirect):
             request = twiml.Request(stop.url, stop.method, {})
             continue
+        if isinstance(stop, twiml.Dial):
+            # A bridge (a campaign call): the simulator has no second phone; it "talks" a minute.
+            call.heard.append(f"(connected to {stop.number} for a minute)")
+            call.seconds += 60
+            request = twiml.after_dial(stop, status="completed", seconds=60, dial_sid=None)
+            if request is not None:
+                continue
+            position = turn.resume_at
+            continue
         break  # Hangup, a verb the phone does not follow, or the end of the document
     _end(call, notify, "completed")
 

@@ -13,9 +13,13 @@ application uses, with Twilio's defaults:
   transcribe, transcribeCallback, recordingStatusCallback): a recording of no sound skips the
   action and goes on with the next verb, as Twilio does;
 * ``<Redirect>`` (method POST): the next document comes from its URL;
+* ``<Dial>`` (action, method POST, callerId, timeLimit 14400 s, timeout 30 s) around one
+  ``<Number>`` (statusCallback, statusCallbackMethod POST, statusCallbackEvent "completed"): the
+  caller is bridged to that number; when the bridge ends its action is requested with
+  DialCallStatus, DialCallSid and DialCallDuration (no action: the verbs after it run);
 * ``<Hangup>`` and ``<Reject>`` end the call; so does the end of the document.
 
-Anything else (Dial, Enqueue...) is reported as ``Unsupported`` rather than guessed at.
+Anything else (Enqueue, Conference...) is reported as ``Unsupported`` rather than guessed at.
 """
 
 from __future__ import annotations
@@ -86,6 +90,23 @@ class Redirect:
 
 
 @dataclass(frozen=True)
+class Dial:
+    number: str
+    action: str | None
+    method: str
+    caller_id: str | None
+    time_limit: int
+    timeout: int
+    status_callback: str | None  # the bridged leg's status callbacks (on <Number>)
+    status_callback_method: str
+    status_callback_events: tuple[str, ...]
+
+
+DIAL_TIME_LIMIT = 14400
+DIAL_TIMEOUT = 30
+
+
+@dataclass(frozen=True)
 class Hangup:
     reject: bool = False
 
@@ -95,7 +116,7 @@ class Unsupported:
     verb: str
 
 
-Verb = Heard | Gather | Record | Redirect | Hangup | Unsupported
+Verb = Heard | Gather | Record | Redirect | Dial | Hangup | Unsupported
 
 
 @dataclass(frozen=True)
@@ -104,7 +125,7 @@ class Turn:
     does the call), and where to go on from if the stop falls through (a Gather with no keys)."""
 
     heard: tuple[Heard, ...]
-    stop: Gather | Record | Redirect | Hangup | Unsupported | None
+    stop: Gather | Record | Redirect | Dial | Hangup | Unsupported | None
     resume_at: int
 
 
@@ -185,11 +206,42 @@ def parse(twiml: str, url: str | None = None) -> list[Verb]:
             target = _url((node.text or "").strip(), url)
             if target:
                 verbs.append(Redirect(target, (node.get("method") or "POST").upper()))
+        elif tag == "Dial":
+            verbs.append(_dial(node, url))
         elif tag in ("Hangup", "Reject"):
             verbs.append(Hangup(reject=tag == "Reject"))
         else:
             verbs.append(Unsupported(tag))
     return verbs
+
+
+def _dial(node: ET.Element, url: str | None) -> Dial | Unsupported:
+    numbers = node.findall("Number")
+    if len(numbers) > 1 or any(child.tag != "Number" for child in node):
+        return Unsupported("Dial")  # several numbers, a Client, a Conference...: not what the app uses
+    inner = numbers[0] if numbers else None
+    number = ((inner.text if inner is not None else node.text) or "").strip()
+    callback = inner.get("statusCallback") if inner is not None else None
+    events = (inner.get("statusCallbackEvent") if inner is not None else None) or "completed"
+    return Dial(
+        number=number, action=_url(node.get("action"), url) if node.get("action") else None,
+        method=(node.get("method") or "POST").upper(), caller_id=node.get("callerId"),
+        time_limit=_int(node.get("timeLimit"), DIAL_TIME_LIMIT) or DIAL_TIME_LIMIT,
+        timeout=_int(node.get("timeout"), DIAL_TIMEOUT) or DIAL_TIMEOUT,
+        status_callback=_url(callback, url) if callback else None,
+        status_callback_method=((inner.get("statusCallbackMethod") if inner is not None else None) or "POST").upper(),
+        status_callback_events=tuple(events.replace(",", " ").split()))
+
+
+def after_dial(dial: Dial, *, status: str, seconds: int, dial_sid: str | None) -> Request | None:
+    """The request Twilio makes when a bridge ends (``status``: completed, busy, no-answer, failed,
+    canceled); None when the Dial has no action (the verbs after it run)."""
+    if dial.action is None:
+        return None
+    params = {"DialCallStatus": status, "DialCallDuration": str(min(seconds, dial.time_limit))}
+    if dial_sid:
+        params["DialCallSid"] = dial_sid
+    return Request(dial.action, dial.method, params)
 
 
 def advance(verbs: list[Verb], start: int = 0) -> Turn:

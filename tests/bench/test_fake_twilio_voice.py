@@ -21,6 +21,7 @@ from bench.fake_twilio.voice import HANG_UP, Speak
 
 FROM = "+15559990000"
 CALLEE = "+15550001234"
+TARGET = "+15550004321"
 
 
 class App:
@@ -66,8 +67,26 @@ class App:
             response.say("Thank you.")
             return str(response)
 
+        @flask.post("/bridge")
+        def bridge() -> str:
+            seen()
+            response = VoiceResponse()
+            response.say("Connecting you.")
+            dial = response.dial(caller_id=FROM, action="/dialled", time_limit=600)
+            dial.number(TARGET, status_callback="/leg", status_callback_event="answered completed")
+            return str(response)
+
+        @flask.post("/dialled")
+        def dialled() -> str:
+            seen()
+            response = VoiceResponse()
+            response.say("Thanks for calling.")
+            response.hangup()
+            return str(response)
+
         @flask.post("/transcript")
         @flask.post("/status")
+        @flask.post("/leg")
         def quiet() -> tuple[str, int]:
             seen()
             return "", 204
@@ -255,3 +274,47 @@ def test_an_application_error_ends_the_call_with_11200(fake, client, app):
     assert fake.wait_for_calls()
     played = fake.get_call(call.sid)
     assert played["status"] == "completed" and played["errors"][0]["code"] == 11200
+
+
+def bridged(client, app: App):
+    return client.calls.create(to=CALLEE, from_=FROM, url=app.url + "/bridge", status_callback=app.url + "/status")
+
+
+def test_a_dial_bridges_to_its_number_with_the_legs_callbacks_then_the_action(fake, client, app):
+    """<Dial callerId><Number statusCallback>: the bridged leg is a call from our number (never the
+    callee's), its answered and completed callbacks carry its duration, then the Dial's action gets
+    DialCallStatus, DialCallSid and DialCallDuration, and its TwiML is followed."""
+    fake.configure(dial_talk_seconds=95)
+    call = bridged(client, app)
+    assert fake.wait_for_calls()
+    played = fake.get_call(call.sid)
+    [leg] = fake.calls_to(TARGET)
+    assert leg["from_"] == FROM and leg["direction"] == "outbound-dial" and leg["duration"] == 95
+    assert played["heard"] == ["Connecting you.", "Thanks for calling."] and played["dialled"] == [leg["sid"]]
+    legs = [form for path, form, _ in app.requests if path == "/leg"]
+    assert [f["CallStatus"] for f in legs] == ["in-progress", "completed"]
+    assert legs[-1]["CallDuration"] == "95" and legs[-1]["ParentCallSid"] == call.sid
+    done = app.form("/dialled")
+    assert (done["DialCallStatus"], done["DialCallDuration"], done["DialCallSid"]) == ("completed", "95", leg["sid"])
+    assert all(signed for _, _, signed in app.requests)
+
+
+@pytest.mark.parametrize("fate", ["busy", "no-answer", "failed"])
+def test_a_dial_to_a_busy_number_tells_the_action_so(fake, client, app, fate):
+    """The bridged number is busy (or rings out, or fails): one final leg callback, and the action's
+    DialCallStatus says which, with no talk time."""
+    fake.script_call(TARGET, fate=fate)
+    bridged(client, app)
+    assert fake.wait_for_calls()
+    assert [form["CallStatus"] for path, form, _ in app.requests if path == "/leg"] == [fate]
+    done = app.form("/dialled")
+    assert (done["DialCallStatus"], done["DialCallDuration"]) == (fate, "0")
+
+
+def test_a_callee_who_hangs_up_at_once_asks_for_nothing_more(fake, client, app):
+    """Fate hangs-up: the callee answers, hears the first words, hangs up; no bridge, no action."""
+    fake.script_call(CALLEE, fate="hangs-up")
+    call = bridged(client, app)
+    assert fake.wait_for_calls()
+    assert fake.get_call(call.sid)["heard"] == ["Connecting you."] and fake.calls_to(TARGET) == []
+    assert "/dialled" not in app.paths()

@@ -144,7 +144,7 @@ def test_the_sweep_queues_recordings_with_the_texts(svc):
     rid = recording(svc, "RE" + "9" * 32, at=now - timedelta(hours=1))
     assert queue_provider_deletes(svc, now) == 1
     [job] = queues.queue(svc, queues.BULK).get_jobs()
-    assert list(job.args) == [[], [], [rid], []]  # texts out, texts in, recordings, hotline calls
+    assert list(job.args) == [[], [], [rid], [], []]  # texts out, texts in, recordings, hotline calls, bridged legs
     with svc.db.session() as session:
         assert session.scalar(select(Recording.delete_after).where(Recording.id == rid)) is not None
 

@@ -38,6 +38,7 @@ TWILIO_ADAPTERS = {
     "rapidresponse/webhooks/routes.py",  # TwiML answers
     "rapidresponse/alertcalls/twiml.py",  # an alert call's TwiML (placed by the sender, answered by the webhook)
     "rapidresponse/webhooks/hotline.py",  # the hotline's TwiML
+    "rapidresponse/campaigns/twiml.py",  # a campaign call: its opening, the bridge (<Dial>), hold, goodbye
 }
 ENVIRONMENT_READERS = {
     "rapidresponse/settings.py",

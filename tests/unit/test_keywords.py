@@ -552,3 +552,37 @@ def test_drill_names_its_tree_then_its_zone(text: str, tree: str | None, zone: s
     command = parse(text)
     assert command.action is Action.DRILL
     assert (command.tree, command.argument) == (tree, zone)
+# Call-in campaigns: (text, action, outcome, language hint)
+CAMPAIGN = [
+    ("ACTION", Action.CAMPAIGN_JOIN, "", "en"),
+    ("acción", Action.CAMPAIGN_JOIN, "", "es"),
+    ("CALL", Action.CAMPAIGN_CALL, "", "en"),
+    ("call!", Action.CAMPAIGN_CALL, "", "en"),
+    ("LLAMAR", Action.CAMPAIGN_CALL, "", "es"),
+    ("DONE", Action.CAMPAIGN_DONE, "", "en"),
+    ("done voicemail", Action.CAMPAIGN_DONE, "voicemail", "en"),
+    ("DONE talked", Action.CAMPAIGN_DONE, "talked", "en"),
+    ("Done - hung up", Action.CAMPAIGN_DONE, "hung_up", "en"),
+    ("HECHO", Action.CAMPAIGN_DONE, "", "es"),
+    ("hecho buzón", Action.CAMPAIGN_DONE, "voicemail", "es"),
+    ("HECHO hablé", Action.CAMPAIGN_DONE, "talked", "es"),
+    ("hecho, colgaron", Action.CAMPAIGN_DONE, "hung_up", "es"),
+]
+
+
+@pytest.mark.parametrize(("text", "action", "outcome", "hint"), CAMPAIGN)
+def test_campaign_words_in_both_languages(text: str, action: Action, outcome: str, hint: str | None) -> None:
+    """ACTION / ACCION, CALL / LLAMAR, DONE / HECHO with how the call went, in either language."""
+    command = parse(text)
+    assert (command.action, command.argument, command.language_hint) == (action, outcome, hint)
+
+
+@pytest.mark.parametrize(("text", "action"), [
+    ("CALL ME", Action.CALL_ME), ("llamame", Action.CALL_ME), ("LLAMADA", Action.CALL_ME),
+    ("call the lawyer, ICE at 5th", Action.OTHER), ("llamar a la abogada", Action.OTHER),
+    ("done with this", Action.OTHER), ("K7 CALL", Action.OTHER), ("ACTION now at 5th", Action.OTHER),
+])
+def test_campaign_words_never_take_another_meaning(text: str, action: Action) -> None:
+    """CALL ME stays the channel switch; CALL / ACTION with more words, or DONE with words that are no
+    outcome, are a message, never a campaign call or a report of one."""
+    assert parse(text).action is action

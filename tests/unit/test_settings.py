@@ -252,6 +252,22 @@ def test_calls_per_second_must_be_a_number_of_at_least_zero(raw: str) -> None:
         Settings.from_env(minimal(CALLS_PER_SECOND=raw))
 
 
+@pytest.mark.parametrize(("name", "raw"), [
+    ("CAMPAIGN_CALLS_PER_TARGET", "0"), ("CAMPAIGN_CALLS_PER_TARGET", "many"), ("CAMPAIGN_CALLS_PER_TARGET", "51"),
+    ("CAMPAIGN_CALL_MINUTES", "0"), ("CAMPAIGN_CALL_MINUTES", "241"), ("CAMPAIGN_CALL_MINUTES", "1.5"),
+])
+def test_a_bad_campaign_pacing_stops_start_up_naming_itself(name: str, raw: str) -> None:
+    """Calls per target (1-50) and a bridged call's minutes (1-240) are checked at start-up."""
+    with pytest.raises(SettingsError, match=f"^{name}: "):
+        Settings.from_env(minimal(**{name: raw}))
+
+
+def test_campaign_pacing_defaults_to_two_calls_per_target_of_twenty_minutes() -> None:
+    default = Settings.from_env(minimal())
+    assert (default.campaign_calls_per_target, default.campaign_call_minutes) == (2, 20)
+    assert Settings.from_env(minimal(CAMPAIGN_CALLS_PER_TARGET="5")).campaign_calls_per_target == 5
+
+
 def test_calls_per_second_defaults_to_twilios_one() -> None:
     """Twilio's account default: one call started per second."""
     assert Settings.from_env(minimal()).calls_per_second == 1.0

@@ -101,6 +101,24 @@ def test_what_is_not_voice_twiml_is_refused(document):
 
 
 def test_verbs_it_does_not_know_are_named():
-    """A verb the interpreter does not follow (Dial) is reported, not guessed at."""
-    turn = twiml.advance(twiml.parse("<Response><Dial>+15550001111</Dial></Response>"))
+    """A verb the interpreter does not follow (Enqueue, a Dial to a conference) is reported, not guessed at."""
+    turn = twiml.advance(twiml.parse("<Response><Enqueue>support</Enqueue></Response>"))
+    assert turn.stop == twiml.Unsupported("Enqueue")
+    turn = twiml.advance(twiml.parse("<Response><Dial><Conference>room</Conference></Dial></Response>"))
     assert turn.stop == twiml.Unsupported("Dial")
+
+
+def test_a_dial_bridges_to_its_number_then_calls_its_action():
+    """<Dial callerId action><Number statusCallback> is read with Twilio's defaults, and its end
+    asks the action with DialCallStatus, DialCallDuration and DialCallSid."""
+    document = ('<Response><Dial callerId="+15550000000" action="/after?m=1" timeLimit="1200">'
+                '<Number statusCallback="https://rr.example.org/leg?m=1" statusCallbackEvent="answered completed">'
+                "+15550001111</Number></Dial><Say>after</Say></Response>")
+    turn = twiml.advance(twiml.parse(document, "https://rr.example.org/twilio/voice/campaign?m=1"))
+    dial = turn.stop
+    assert isinstance(dial, twiml.Dial)
+    assert (dial.number, dial.caller_id, dial.time_limit, dial.timeout) == ("+15550001111", "+15550000000", 1200, 30)
+    assert dial.status_callback_events == ("answered", "completed")
+    request = twiml.after_dial(dial, status="completed", seconds=95, dial_sid="CA1")
+    assert request == twiml.Request("https://rr.example.org/after?m=1", "POST", {
+        "DialCallStatus": "completed", "DialCallDuration": "95", "DialCallSid": "CA1"})
