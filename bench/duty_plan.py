@@ -2,16 +2,16 @@
 
     python -m bench.duty_plan [--members 10000] [--runs 20] [--database-url postgresql://...]
 
-Three timings, p50 and max over --runs:
+Two timings, p50 and max over --runs:
   rules      duty.rotation.plan_layer alone on 10,000 candidates (pure: no database)
-  duty hook  duty.service.plan: read every member's pause, hours, last alert and 30-day load, then
-             the rules (what escalation.alert_layer adds to planning)
-  layer      the whole of it: the layer's reachable members by their keyed tag
-             (escalation.service.layer_recipients), then the duty hook
+  layer      the whole of it, as escalation.alert_ordered_layer plans a layer: duty.service.plan
+             reads the layer's reachable members by their keyed tag (escalation.service.layer_members)
+             with each one's pause, hours, last alert and 30-day alerts in one statement, then
+             applies the rules
 Members: 12 zones, 10% paused, 30% with their own hours, 80% alerted some time in the last 30
 days with load counts; the layer is on duty 05:00-14:00, quorum 5, waves of 5. Each is timed at
-03:00 (off duty: the fill up to the quorum) and 09:00 local time. Exits non-zero when the duty
-hook's p50 is 200 ms or more. SQLite in a temporary directory unless --database-url is given.
+03:00 (off duty: the fill up to the quorum) and 09:00 local time. Exits non-zero when any
+whole layer took 200 ms or more (the slowest run, not the median). SQLite in a temporary directory unless --database-url is given.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     from rapidresponse.duty.models import MemberLoad
     from rapidresponse.duty.rotation import Candidate, plan_layer
     from rapidresponse.duty.windows import DutyWindow
-    from rapidresponse.escalation.service import layer_recipients
+    from rapidresponse.escalation.service import layer_members
     from rapidresponse.members.models import Member
     from rapidresponse.services import build_services
     from rapidresponse.settings import Settings
@@ -129,20 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     incident = SimpleNamespace(reporter_member_id=None, zone="zone 3")
     with svc.db.session() as session:
-        members = layer_recipients(svc, session, incident, tree.name, layer)  # type: ignore[arg-type]
         for label, now in MOMENTS.items():
             p50, worst, cpu, planned = timed(args.runs, lambda now=now: duty.plan(
-                session, svc.cipher, tree, layer, members, now, report_zone="zone 3"))
-            failed |= p50 >= LIMIT_MS
-            print(f"{'duty hook':<12} {label:<18} {p50:8.1f} {worst:8.1f} {cpu:8.1f}  {len(planned.order)} in order")
-            p50, worst, cpu, planned = timed(args.runs, lambda now=now: duty.plan(
-                session, svc.cipher, tree, layer,
-                layer_recipients(svc, session, incident, tree.name, layer),  # type: ignore[arg-type]
+                session, tree, layer, layer_members(svc, incident, tree.name, layer),  # type: ignore[arg-type]
                 now, report_zone="zone 3"))
-            print(f"{'layer':<12} {label:<18} {p50:8.1f} {worst:8.1f} {cpu:8.1f}  {len(planned.order)} in order")
+            failed |= worst >= LIMIT_MS
+            print(f"{'layer':<12} {label:<18} {p50:8.1f} {worst:8.1f} {cpu:8.1f}  {len(planned.order)} in order, "
+                  f"{planned.plan.paused} paused, {planned.plan.off_duty_called} off duty called")
     svc.db.engine.dispose()
-    print(f"FAIL: the duty hook's p50 is {LIMIT_MS:.0f} ms or more" if failed
-          else f"PASS: the duty hook's p50 under {LIMIT_MS:.0f} ms")
+    print(f"FAIL: a whole layer took {LIMIT_MS:.0f} ms or more" if failed
+          else f"PASS: every whole layer planned in under {LIMIT_MS:.0f} ms")
     return 1 if failed else 0
 
 

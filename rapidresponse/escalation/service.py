@@ -215,8 +215,8 @@ def alert_ordered_layer(svc: Services, session: Session, incident: Incident, tre
     (paused out, off duty only up to the quorum, zone first, least recently alerted first); a layer
     with `wave = N` alerts its first N now and the next wave later (alert_next_wave)."""
     after = AfterCommit()
-    planned = duty.plan(session, svc.cipher, tree, layer, layer_recipients(svc, session, incident, tree.name, layer),
-                        now, report_zone=incident.zone)
+    planned = duty.plan(session, tree, layer, layer_members(svc, incident, tree.name, layer), now,
+                        report_zone=incident.zone)
     chosen = planned.order if layer.wave is None else planned.order[: layer.wave]
     status = LayerStatus.ALERTED if chosen else LayerStatus.SKIPPED
     layer_due = due_at(now, layer.wait_seconds)
@@ -271,8 +271,8 @@ def alert_next_wave(svc: Services, session: Session, incident: Incident, tree: T
     already = set(session.scalars(select(OutboundMessage.member_id).where(
         OutboundMessage.incident_id == incident.id, OutboundMessage.purpose == Purpose.ALERT.value,
         OutboundMessage.layer == layer.number)).all())
-    planned = duty.plan(session, svc.cipher, tree, layer, layer_recipients(svc, session, incident, tree.name, layer),
-                        now, report_zone=incident.zone)
+    planned = duty.plan(session, tree, layer, layer_members(svc, incident, tree.name, layer), now,
+                        report_zone=incident.zone)
     remaining = [member for member in planned.order if member.id not in already]
     chosen = remaining[: layer.wave]
     next_wave = _next_wave_at(layer, now, row.due_at, more=len(remaining) > len(chosen))
