@@ -43,16 +43,25 @@ class Text:
     channel: Channel = Channel.SMS
 
 
-def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL alike."""
+def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str, Any]], *,
+                               core: bool = False) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL alike.
+
+    With `core`, the rows (keyed by column name) go straight to the model's table on the session's
+    connection: the same statement, without the ORM's bulk-insert bookkeeping per row (a tenth of
+    the workers' CPU per text when a layer is recorded)."""
     if not rows:
         return
     stmt: Insert
+    target = model.__table__ if core else model
     if session.get_bind().dialect.name == "postgresql":
-        stmt = postgresql.insert(model).on_conflict_do_nothing()
+        stmt = postgresql.insert(target).on_conflict_do_nothing()
     else:
-        stmt = sqlite.insert(model).on_conflict_do_nothing()
-    session.execute(stmt, rows)
+        stmt = sqlite.insert(target).on_conflict_do_nothing()
+    if core:
+        session.connection().execute(stmt, rows)
+    else:
+        session.execute(stmt, rows)
 
 
 Model = TypeVar("Model")
@@ -109,7 +118,7 @@ def record(session: Session, cipher: FieldCipher, texts: Iterable[Text], now: da
         for t in texts
     ]
     for start in range(0, len(rows), 500):
-        insert_ignoring_duplicates(session, OutboundMessage, rows[start : start + 500])
+        insert_ignoring_duplicates(session, OutboundMessage, rows[start : start + 500], core=True)
     if status != DeliveryStatus.PENDING:
         return []
     return pending_ids(session, [t.dedupe_key for t in texts])

@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 BULK_PURPOSES = frozenset({Purpose.BROADCAST.value, Purpose.WELCOME.value, Purpose.DUTY.value})
 # Texts that still go to someone who opted out: only the confirmation of the opt-out itself.
 ALWAYS_DELIVER = frozenset({Purpose.REPLY.value})
+_OUTBOX = cast(Table, OutboundMessage.__table__)
 
 
 @dataclass
@@ -355,19 +356,22 @@ class Sender:
         sending = DeliveryStatus.SENDING.value
         # Claims abandoned by a dead worker: the provider may have the text already.
         # Each claim bumps `attempts`: the new value is this claim's fencing token.
-        tokens: dict[int, int] = dict(session.execute(  # type: ignore[arg-type]
-            update(OutboundMessage)
-            .where(OutboundMessage.id.in_(ids), unindexed(OutboundMessage.status) == sending,
-                   OutboundMessage.claimed_at <= stale)
-            .values(claimed_at=now, attempts=OutboundMessage.attempts + 1)
-            .returning(OutboundMessage.id, OutboundMessage.attempts)
+        # On the table, not the ORM class: nothing of these rows is loaded in this session yet, so
+        # the ORM's bulk-update bookkeeping (synchronizing loaded objects) is pure cost per chunk.
+        c = _OUTBOX.c
+        connection = session.connection()
+        tokens: dict[int, int] = dict(connection.execute(  # type: ignore[arg-type]
+            _OUTBOX.update()
+            .where(c.id.in_(ids), unindexed(c.status) == sending, c.claimed_at <= stale)
+            .values(claimed_at=now, attempts=c.attempts + 1)
+            .returning(c.id, c.attempts)
         ).all())
         reclaimed = set(tokens)
-        fresh_tokens: dict[int, int] = dict(session.execute(  # type: ignore[arg-type]
-            update(OutboundMessage)
-            .where(OutboundMessage.id.in_(ids), unindexed(OutboundMessage.status) == DeliveryStatus.PENDING.value)
-            .values(status=sending, claimed_at=now, attempts=OutboundMessage.attempts + 1)
-            .returning(OutboundMessage.id, OutboundMessage.attempts)
+        fresh_tokens: dict[int, int] = dict(connection.execute(  # type: ignore[arg-type]
+            _OUTBOX.update()
+            .where(c.id.in_(ids), unindexed(c.status) == DeliveryStatus.PENDING.value)
+            .values(status=sending, claimed_at=now, attempts=c.attempts + 1)
+            .returning(c.id, c.attempts)
         ).all())
         fresh = set(fresh_tokens)
         tokens.update(fresh_tokens)
@@ -444,9 +448,10 @@ class Sender:
         fresh = now - self.lease / 4
         for incident_id, number in sorted({(t.incident_id, t.layer) for t in claimed
                                            if t.incident_id is not None and t.layer is not None}):
-            session.execute(update(IncidentLayer).where(
-                IncidentLayer.incident_id == incident_id, IncidentLayer.number == number,
-                (IncidentLayer.sending_at.is_(None)) | (IncidentLayer.sending_at < fresh)).values(sending_at=now))
+            layers = cast(Table, IncidentLayer.__table__).c
+            session.connection().execute(cast(Table, IncidentLayer.__table__).update().where(
+                layers.incident_id == incident_id, layers.number == number,
+                (layers.sending_at.is_(None)) | (layers.sending_at < fresh)).values(sending_at=now))
 
     def _answered_calls(self, session: Session, messages: Sequence[Any]) -> set[int]:
         """Alert calls not worth placing any more: the member already answered (by text, or on another
@@ -512,13 +517,13 @@ class Sender:
         since = self._leases.since(text.id)
         if not text.bulk and since is not None and now - since + self.send_timeout + _SLACK < self.lease:
             return True
+        c = _OUTBOX.c
         with self.svc.db.session() as session:
-            still = session.execute(
-                update(OutboundMessage)
-                .where(OutboundMessage.id == text.id, OutboundMessage.attempts == text.token,
-                       OutboundMessage.status == DeliveryStatus.SENDING.value)
+            still = session.connection().execute(
+                _OUTBOX.update()
+                .where(c.id == text.id, c.attempts == text.token, c.status == DeliveryStatus.SENDING.value)
                 .values(claimed_at=now)
-                .returning(OutboundMessage.id)
+                .returning(c.id)
             ).first() is not None
         if still:
             self._leases.renewed([text.id], now)
