@@ -380,14 +380,14 @@ class Sender:
         # Plain columns, not ORM objects: loading a whole row per text (every date parsed) was a
         # tenth of the workers' CPU per text. The rare text that must be changed here (reconciled,
         # expired, cancelled) is loaded on its own.
-        m = OutboundMessage
-        rows = list(session.execute(
-            select(m.id, m.to_token, m.body_token, m.segments, m.purpose, m.valid_until, m.incident_id,
-                   m.member_id, m.layer, m.channel, Member.status.label("member_status"),
-                   Member.undeliverable_code, Member.language)
-            .outerjoin(Member, Member.id == m.member_id)
-            .where(m.id.in_(reclaimed | fresh))
-            .order_by(m.id)
+        members = cast(Table, Member.__table__).c
+        rows = list(connection.execute(
+            select(c.id, c.to_token, c.body_token, c.segments, c.purpose, c.valid_until, c.incident_id,
+                   c.member_id, c.layer, c.channel, members.status.label("member_status"),
+                   members.undeliverable_code, members.language)
+            .select_from(_OUTBOX.outerjoin(Member.__table__, members.id == c.member_id))
+            .where(c.id.in_(reclaimed | fresh))
+            .order_by(c.id)
         ).all())
         order = {message_id: i for i, message_id in enumerate(ids)}
         rows.sort(key=lambda row: order[row.id])
@@ -626,7 +626,7 @@ class Sender:
             # One executemany for the whole chunk; a status callback may already have moved it on,
             # and only our own claim is recorded (a reconciling worker may have recorded it). A
             # broadcast cancelled after our last check was still sent: the record says so.
-            session.execute(
+            session.connection().execute(
                 table.update()
                 .where(table.c.id == bindparam("mid"), table.c.attempts == bindparam("tok"),
                        (table.c.status == DeliveryStatus.SENDING.value)
@@ -649,7 +649,7 @@ class Sender:
             for t in sent if t.incident_id is not None
         ]
         if events:
-            session.execute(insert(cast(Table, ThreadEvent.__table__)), events)
+            session.connection().execute(insert(cast(Table, ThreadEvent.__table__)), events)
 
     @staticmethod
     def _mark_member(session: Session, message: OutboundMessage, code: int | None, now: datetime) -> None:
