@@ -15,6 +15,9 @@ per second, does not move much on a shared machine. The workers' figure includes
 they do for the alert: planning the layer, claiming, sending, recording, the thread lines.
 --profile DIR samples each worker with py-spy during the alert (DIR/worker-N.txt, collapsed stacks;
 the CPU figures are then not the ones to quote).
+
+Measured 2026-12-01 23:03 UTC (SQLite, 5,000 members, 2 workers, 3 pairs, load average 3.3 on this
+shared 2-core machine): workers 1.67 ms, bare loop 0.88 ms per text, median ratio 1.91 (target not met).
 """
 
 from __future__ import annotations
