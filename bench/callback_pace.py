@@ -10,7 +10,10 @@ process, rate limit off (full speed). Two alerts to the same --members members:
      while the alert goes out.
 Prints both rates and their ratio (target >= 0.8), every callback's answer time (target: all 2xx,
 each under 1 s), and how long after the last callback every text of the second alert was recorded
-`delivered` in the database (target: all of them).
+`delivered` in the database (target: all of them). Each alert also reports the CPU seconds the
+web (gunicorn master + workers), the RQ workers and the fake spent while it went out (and, with
+callbacks, up to the last status recorded) and the web's CPU per callback: all three share the
+machine's cores, so a callback's cost in each of them is what takes the sending rate down.
 """
 
 from __future__ import annotations
@@ -25,11 +28,20 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bench.inbound_load import children
+from bench.send_cpu import cpu_seconds
 from bench.stack import summary_ms
 from bench.status_storm import Storm
 
 
 class Pace(Storm):
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of the web (gunicorn master + workers), the RQ workers and the fake."""
+        master = self.processes[0].pid
+        return {"web": sum(cpu_seconds(pid) for pid in [master, *children(master)]),
+                "workers": sum(cpu_seconds(p.pid) for p in self.processes[1:]),
+                "fake": cpu_seconds(self.fake.pid)}
+
     def fake_config(self, **cfg: Any) -> None:
         request = urllib.request.Request(self.fake_url + "/_fake/config", data=json.dumps(cfg).encode(),
                                          method="POST")
@@ -58,6 +70,7 @@ class Pace(Storm):
         n = self.args.members
         self.fake_reset()
         self.fake_config(callbacks=callbacks, latency=0.0, callback_queued=self.args.queued_callbacks)
+        cpu0 = self.cpu()
         t0 = time.time()
         status, _ = self.text(reporter, "BENCH callback pace alert")
         assert status == 200
@@ -65,8 +78,11 @@ class Pace(Storm):
         while self.fake_admin("/_fake/stats")["count"] < n and time.time() < deadline:
             time.sleep(0.2)
         times = sorted(m["received_at"] for m in self.fake_admin("/_fake/messages"))
+        sent_cpu = self.cpu()
         result: dict[str, Any] = {"callbacks": callbacks, "texts": len(times),
-                                  "texts_per_s": round(len(times) / (times[-1] - t0), 1)}
+                                  "texts_per_s": round(len(times) / (times[-1] - t0), 1),
+                                  "cpu_s_while_sending": {k: round(sent_cpu[k] - cpu0[k], 1) for k in cpu0},
+                                  "load_average": os.getloadavg()[0]}
         if not callbacks:
             return result
         incident_id = self.latest_incident()
@@ -77,7 +93,10 @@ class Pace(Storm):
             time.sleep(0.2)
         log = self.fake_admin("/_fake/callbacks")
         took = [c["took"] for c in log]
+        cpu1 = self.cpu()
         result.update({
+            "cpu_s_to_last_status": {k: round(cpu1[k] - cpu0[k], 1) for k in cpu0},
+            "web_cpu_ms_per_callback": round((cpu1["web"] - cpu0["web"]) / max(1, len(log)) * 1000, 2),
             "callbacks_sent": len(log), "answers": summary_ms(took),
             "non_2xx_or_error": sum(1 for c in log if c["error"] or not str(c["status"]).startswith("2")),
             "over_1s": sum(1 for t in took if t >= 1.0),
