@@ -87,14 +87,17 @@ def receive(svc: Services, text: InboundText, now: datetime) -> Handled:
         outbox.insert_ignoring_duplicates(session, InboundMessage, [{
             "message_sid": text.message_sid, "from_index": cipher.blind_index(phone),
             "from_token": cipher.encrypt(phone), "body_token": cipher.encrypt(body), "received_at": now,
-        }])
-    return handle_stored(svc, text.message_sid, now)
+        }], core=True)
+    # The number and text just stored are handed on as they are: no reading back, no decrypting.
+    return handle_stored(svc, text.message_sid, now, known=(phone, body))
 
 
-def handle_stored(svc: Services, message_sid: str, now: datetime, *, reply_by_text: bool = False) -> Handled:
+def handle_stored(svc: Services, message_sid: str, now: datetime, *, reply_by_text: bool = False,
+                  known: tuple[str, str] | None = None) -> Handled:
     """Handle a stored text exactly once (the webhook, or the sweep for one whose handling failed).
 
     The webhook answers in TwiML; the sweep, long after the webhook answered, sends the reply as a text.
+    `known` is the (number, text) the caller has just stored, so they need not be decrypted again.
     """
     with svc.db.session() as session:
         inbound = session.scalar(select(InboundMessage).where(InboundMessage.message_sid == message_sid))
@@ -106,8 +109,11 @@ def handle_stored(svc: Services, message_sid: str, now: datetime, *, reply_by_te
         )
         if getattr(claimed, "rowcount", 0) != 1:
             return Handled(duplicate=True)
-        phone = svc.cipher.decrypt(inbound.from_token)
-        body = svc.cipher.decrypt(inbound.body_token)
+        if known is not None:
+            phone, body = known
+        else:
+            phone = svc.cipher.decrypt(inbound.from_token)
+            body = svc.cipher.decrypt(inbound.body_token)
         handled = Conversation(svc, session, inbound, phone, now).handle(parse(body, svc.trees.report_words))
         inbound.outcome = handled.outcome or "handled"
         if handled.reply:
