@@ -1,15 +1,11 @@
-"""The web's per-request plumbing made cheaper still decides as before: signatures, access lines."""
+"""The web's per-request signature check, made cheaper, still decides as before."""
 
 from __future__ import annotations
 
-import datetime
 from types import SimpleNamespace
 
-from gunicorn.config import Config
-from gunicorn.glogging import Logger
 from twilio.request_validator import RequestValidator
 
-from rapidresponse.logs import GunicornLogger
 from rapidresponse.messaging.signature import is_signed
 
 TOKEN = "plumbing-token-0123456789abcdef01"
@@ -40,19 +36,3 @@ def test_signature_with_the_default_port_and_the_previous_token_still_pass() -> 
     assert is_signed(settings("old-token-0123456789abcdef012345"), url, PARAMS, old)
     assert not is_signed(settings(), url, PARAMS, old)
 
-
-def test_access_line_is_gunicorns_own() -> None:
-    """Our logger writes the same access line as gunicorn's, for our format and for one that names
-    headers (which falls back to gunicorn's atoms)."""
-    response = SimpleNamespace(status="204 NO CONTENT", sent=0, headers=[("Content-Type", "text/html")])
-    request = SimpleNamespace(headers=[("USER-AGENT", "TwilioProxy/1.1")])
-    environ = {"REMOTE_ADDR": "127.0.0.1", "REQUEST_METHOD": "POST", "RAW_URI": "/twilio/status?m=1",
-               "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": "/twilio/status", "QUERY_STRING": "m=1"}
-    took = datetime.timedelta(milliseconds=12, microseconds=345)
-    for fmt in ('%(h)s "%(m)s %(U)s %(H)s" %(s)s bytes=%(b)s ms=%(M)s %(L)s %(r)s',
-                '%(h)s %(s)s %({user-agent}i)s'):
-        config = Config()
-        config.set("access_log_format", fmt)
-        ours, theirs = GunicornLogger(config), Logger(config)
-        assert (fmt % ours.atoms_wrapper_class(ours.atoms(response, request, environ, took))
-                == fmt % theirs.atoms_wrapper_class(theirs.atoms(response, request, environ, took)))
