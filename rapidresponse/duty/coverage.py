@@ -25,7 +25,7 @@ from rapidresponse.escalation.service import alertable
 from rapidresponse.i18n import render
 from rapidresponse.incidents.service import coordinators
 from rapidresponse.members.models import Member, MemberTag
-from rapidresponse.members.registry import layer_tag
+from rapidresponse.members.registry import RECIPIENT_COLUMNS, layer_tag
 from rapidresponse.messaging import outbox
 from rapidresponse.messaging.models import Purpose
 from rapidresponse.privacy.crypto import FieldCipher
@@ -58,13 +58,12 @@ class LayerCount:
 
 
 def count_layer(session: Session, cipher: FieldCipher, tree: Tree, layer: Layer, now: datetime) -> LayerCount:
-    tag = layer_tag(cipher, tree.name, layer.number)
-    ids = list(session.scalars(select(Member.id).join(MemberTag).where(
-        MemberTag.tag == tag, alertable(), Member.phone_token.is_not(None))).all())
-    plan = plan_layer(duty.candidates(session, ids, now, tag=tag), quorum=layer.quorum, now=now, zone=tree.zone_info,
-                      window=layer.window)
+    members = select(*RECIPIENT_COLUMNS).join(MemberTag).where(
+        MemberTag.tag == layer_tag(cipher, tree.name, layer.number), alertable(), Member.phone_token.is_not(None))
+    _, found = duty.read_layer(session, members, now)  # the same read planning makes
+    plan = plan_layer(found, quorum=layer.quorum, now=now, zone=tree.zone_info, window=layer.window)
     window = layer.window
-    return LayerCount(tree.name, layer.number, layer.name, layer.quorum, len(ids), plan.paused, plan.on_duty,
+    return LayerCount(tree.name, layer.number, layer.name, layer.quorum, len(found), plan.paused, plan.on_duty,
                       layer.on_duty, layer.wave, window is None or window.on_duty(now, tree.zone_info))
 
 

@@ -79,47 +79,6 @@ def first_bucket(now: datetime) -> int:
     return bucket_of(now - timedelta(days=LOAD_WINDOW_DAYS)) + 1
 
 
-def candidates(session: Session, member_ids: Sequence[int], now: datetime, *,
-               tag: str | None = None) -> list[Candidate]:
-    """What planning needs of these members: zone, pause, hours, last alert, alerts over 30 days.
-    With the layer's keyed `tag`, one indexed read of the layer (then kept to `member_ids`) instead
-    of IN lists of 500: a layer can be 10,000 members (bench/duty_plan.py)."""
-    alerts = _alert_counts(session, member_ids, now)
-    # Core rows, not ORM ones, and one DutyWindow per distinct window.
-    columns = Member.__table__.c
-    query = select(columns.id, columns.zone, columns.paused_until, columns.duty_start, columns.duty_end,
-                   columns.last_alerted_at)
-    if tag is not None:
-        queries = [query.join(MemberTag, MemberTag.member_id == columns.id).where(MemberTag.tag == tag)]
-    else:
-        queries = [query.where(columns.id.in_(member_ids[start : start + CHUNK]))
-                   for start in range(0, len(member_ids), CHUNK)]
-    wanted = set(member_ids)
-    connection = session.connection()
-    windows: dict[tuple[int, int], DutyWindow] = {}
-    found: list[Candidate] = []
-    for each in queries:
-        for member_id, zone, paused, start_at, end_at, last in connection.execute(each):
-            if member_id not in wanted:
-                continue
-            hours = None
-            if start_at is not None and end_at is not None:
-                hours = windows.setdefault((start_at, end_at), DutyWindow(start_at, end_at))
-            found.append(Candidate(member_id, zone, paused, hours, last, alerts.get(member_id, 0)))
-    return found
-
-
-def _alert_counts(session: Session, member_ids: Sequence[int], now: datetime) -> dict[int, int]:
-    """Alerts over the window per member. For a big layer, one grouped read of the whole window
-    (a few rows per member who was alerted at all) beats many IN lists."""
-    query = (select(MemberLoad.member_id, func.sum(MemberLoad.alerts))
-             .where(MemberLoad.bucket >= first_bucket(now)).group_by(MemberLoad.member_id))
-    if len(member_ids) > CHUNK:
-        wanted = set(member_ids)
-        return {m: int(n or 0) for m, n in session.execute(query) if m in wanted}
-    return {m: int(n or 0) for m, n in session.execute(query.where(MemberLoad.member_id.in_(member_ids)))}
-
-
 def orders_layer(session: Session, cipher: FieldCipher, tree: Tree, layer: Layer) -> bool:
     """Whether the layer must be planned whole (in rotation order) rather than streamed by member
     id: it alerts in waves, has a duty window, or holds a member with their own HOURS (who may be
@@ -139,14 +98,14 @@ class Planned:
     plan: LayerPlan
 
 
-def plan(session: Session, tree: Tree, layer: Layer, members: Select[Any], now: datetime, *,
-         report_zone: str | None) -> Planned:
-    """The layer's reachable members filtered (pause) and ordered (duty, zone, rotation).
+Reachable = dict[int, tuple[str, bytes, str, str | None]]  # member id -> phone index, token, language, zone
 
-    `members` is the select of RECIPIENT_COLUMNS that says who the layer's alert can reach
-    (escalation.service.layer_members); one read adds what planning needs of each (pause, hours,
-    last alert) and the alerts over 30 days: a 10,000-member layer is one statement and one pass
-    (bench/duty_plan.py)."""
+
+def read_layer(session: Session, members: Select[Any], now: datetime) -> tuple[Reachable, list[Candidate]]:
+    """Who `members` can reach, and what planning needs of each: pause, hours, last alert and the
+    alerts over 30 days. `members` is a select of RECIPIENT_COLUMNS (escalation.service.layer_members
+    says who a layer's alert can reach); one statement and one pass, a 10,000-member layer included
+    (bench/duty_plan.py). Core rows (the connection, not the ORM session), fetched at once."""
     # Correlated, so each member's count is an index look-up whatever the planner knows of the
     # tables (a join to the grouped counts became a nested loop of 10,000 x 5,000 on a
     # PostgreSQL table not analyzed yet: 5 s).
@@ -155,23 +114,30 @@ def plan(session: Session, tree: Tree, layer: Layer, members: Select[Any], now: 
               .correlate(Member).scalar_subquery())
     query = members.add_columns(Member.paused_until, Member.duty_start, Member.duty_end, Member.last_alerted_at,
                                 alerts)
-    by_id: dict[int, tuple[str, bytes, str, str | None]] = {}
+    reachable: Reachable = {}
     found: list[Candidate] = []
     windows: dict[tuple[int, int], DutyWindow] = {}  # one DutyWindow per distinct window
-    # Core rows (the connection, not the ORM session); a Recipient only for whom the plan alerts.
     for member_id, index, token, language, zone, paused, start_at, end_at, last, count in \
-            session.connection().execute(query).all():  # one fetch, not a fetch per row
+            session.connection().execute(query).all():
         if token is None:
             continue  # no stored number: cannot be reached (members.registry.recipients)
-        by_id[member_id] = (index, token, language, zone)
+        reachable[member_id] = (index, token, language, zone)
         hours = None
         if start_at is not None and end_at is not None:
             hours = windows.setdefault((start_at, end_at), DutyWindow(start_at, end_at))
         found.append(Candidate(member_id, zone, paused, hours, last, int(count or 0)))
+    return reachable, found
+
+
+def plan(session: Session, tree: Tree, layer: Layer, members: Select[Any], now: datetime, *,
+         report_zone: str | None) -> Planned:
+    """The layer's reachable members filtered (pause) and ordered (duty, zone, rotation); a
+    Recipient only for whom the plan alerts."""
+    reachable, found = read_layer(session, members, now)
     layer_plan = plan_layer(found, quorum=layer.quorum, now=now,
                             zone=tree.zone_info, window=layer.window, report_zone=report_zone,
                             zone_first=layer.zone_first or layer.wave is not None)
-    return Planned([Recipient(member_id, *by_id[member_id]) for member_id in layer_plan.order], layer_plan)
+    return Planned([Recipient(member_id, *reachable[member_id]) for member_id in layer_plan.order], layer_plan)
 
 
 # --- load counts ---------------------------------------------------------------------------------------
