@@ -165,7 +165,8 @@ def open_incident(session: Session, cipher: FieldCipher, tree: Tree, *, text: st
         "inbound_message_id": inbound_id, "plan_token": seal_plan(cipher, tree), "opened_at": now,
         "verified": False, "unverified_escalation": False, "covered_at": None, "closed_at": None, "drill": drill,
     }
-    for code in candidate_codes(_rng):
+    taken = set(session.scalars(select(Incident.open_code).where(Incident.open_code.is_not(None))))
+    for code in candidate_codes(_rng, taken):
         incident = outbox.insert_unless_taken(session, Incident, {**row, "code": code, "open_code": code})
         if incident is None:
             if inbound_id is not None:  # this text's retry, at the same moment, may have opened it

@@ -105,14 +105,15 @@ def test_a_member_calling_is_the_reporter(client, svc):
 
 @pytest.fixture
 def first_code_taken(svc: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
-    """An open incident holds K7; the next report draws K7 first, then M8."""
+    """An open incident holds K7; the next report draws K7 first, then M8 (as when another report
+    takes K7 between this one's read of the taken codes and its insert)."""
     with svc.db.session() as session:
         held = incidents_service.open_incident(session, svc.cipher, svc.trees.get("ice"), text="earlier",
                                                reporter_phone="+12125550199", reporter=None, inbound_id=None,
                                                now=utcnow())
         session.flush()
         held.code = held.open_code = "K7"
-    monkeypatch.setattr(incidents_service, "candidate_codes", lambda rng: iter(["K7", "M8"]))
+    monkeypatch.setattr(incidents_service, "candidate_codes", lambda rng, taken: iter(["K7", "M8"]))
     yield "K7", "M8"
 
 
