@@ -18,3 +18,10 @@ accesslog = "-"
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s bytes=%(b)s ms=%(M)s'
 # The masking filter on gunicorn's own error and access logs too.
 logger_class = "rapidresponse.logs.GunicornLogger"
+
+
+def post_worker_init(worker: object) -> None:
+    """Each web worker, its app loaded: start-up's heap out of the collector's full passes (heap.py)."""
+    from rapidresponse.heap import freeze_startup
+
+    freeze_startup()

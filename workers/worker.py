@@ -33,6 +33,7 @@ from rq.serializers import JSONSerializer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from rapidresponse.cli import database_problem
+from rapidresponse.heap import freeze_startup
 from rapidresponse.jobs import queues
 from rapidresponse.logs import configure_logging
 from rapidresponse.privacy import keycheck
@@ -207,6 +208,7 @@ def main() -> int:
     stop = threading.Event()
     threading.Thread(target=sweep_forever, args=(svc, stop), name="sweep", daemon=True).start()
     log.info("worker listening on %s (provider: %s)", ", ".join(queues.ALL), svc.settings.provider_name)
+    freeze_startup()
     try:
         work(svc)
     finally:
