@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.broadcasts import service as broadcasts
@@ -71,6 +72,28 @@ class Handled:
     after: AfterCommit = field(default_factory=AfterCommit)
 
 
+# The webhook's own statements, built once (Core, on the session's connection): an inbound text is
+# the web's hottest path, and building, caching and loading ORM statements was most of its CPU.
+_INBOUND = cast(Table, InboundMessage.__table__)
+_OUTBOUND = cast(Table, OutboundMessage.__table__)
+_SID_TAKEN = select(_INBOUND.c.id).where(_INBOUND.c.message_sid == bindparam("sid"))
+# The claim that makes handling exactly once, returning what the handling needs: one round trip.
+_CLAIM = (update(_INBOUND).where(_INBOUND.c.message_sid == bindparam("sid"), _INBOUND.c.outcome.is_(None))
+          .values(outcome="handling")
+          .returning(_INBOUND.c.id, _INBOUND.c.from_index, _INBOUND.c.from_token, _INBOUND.c.body_token))
+_SET_OUTCOME = update(_INBOUND).where(_INBOUND.c.id == bindparam("stored_id")).values(outcome=bindparam("done"))
+_REPLY_ID = select(_OUTBOUND.c.id).where(_OUTBOUND.c.dedupe_key == bindparam("key"))
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """The stored row of the text being handled: its id and the sender's number as stored."""
+
+    id: int
+    from_index: str
+    from_token: bytes
+
+
 def receive(svc: Services, text: InboundText, now: datetime) -> Handled:
     """Store, then handle. Never raises for anything a sender can put in a text."""
     try:
@@ -81,8 +104,8 @@ def receive(svc: Services, text: InboundText, now: datetime) -> Handled:
     body = text.body[:MAX_BODY]
     cipher = svc.cipher
     with svc.db.session() as session:
-        if session.scalar(select(InboundMessage.id).where(
-                InboundMessage.message_sid == deletes.forgotten_sid(cipher, text.message_sid))) is not None:
+        forgotten = deletes.forgotten_sid(cipher, text.message_sid)
+        if session.connection().scalar(_SID_TAKEN, {"sid": forgotten}) is not None:
             return Handled(duplicate=True)  # a retry of a text already deleted at the provider
         outbox.insert_ignoring_duplicates(session, InboundMessage, [{
             "message_sid": text.message_sid, "from_index": cipher.blind_index(phone),
@@ -100,34 +123,34 @@ def handle_stored(svc: Services, message_sid: str, now: datetime, *, reply_by_te
     `known` is the (number, text) the caller has just stored, so they need not be decrypted again.
     """
     with svc.db.session() as session:
-        inbound = session.scalar(select(InboundMessage).where(InboundMessage.message_sid == message_sid))
-        if inbound is None:
-            return Handled(ignored=True)
-        claimed = session.execute(
-            update(InboundMessage).where(InboundMessage.id == inbound.id, InboundMessage.outcome.is_(None))
-            .values(outcome="handling")
-        )
-        if getattr(claimed, "rowcount", 0) != 1:
+        conn = session.connection()
+        claimed = conn.execute(_CLAIM, {"sid": message_sid}).first()
+        if claimed is None:
+            if conn.scalar(_SID_TAKEN, {"sid": message_sid}) is None:
+                return Handled(ignored=True)
             return Handled(duplicate=True)
+        stored = StoredText(id=claimed.id, from_index=claimed.from_index, from_token=claimed.from_token)
         if known is not None:
             phone, body = known
         else:
-            phone = svc.cipher.decrypt(inbound.from_token)
-            body = svc.cipher.decrypt(inbound.body_token)
-        handled = Conversation(svc, session, inbound, phone, now).handle(parse(body, svc.trees.report_words))
-        inbound.outcome = handled.outcome or "handled"
+            phone = svc.cipher.decrypt(claimed.from_token)
+            body = svc.cipher.decrypt(claimed.body_token)
+        handled = Conversation(svc, session, stored, phone, now).handle(parse(body, svc.trees.report_words))
+        conn.execute(_SET_OUTCOME, {"stored_id": stored.id, "done": handled.outcome or "handled"})
         if handled.reply:
             # Recorded either way, so the reply caps and the record see it. A TwiML reply is queued
             # at the provider once we answer; its status callbacks bring its SID (for the delete).
+            # To the number as it was stored with the text (the same keyed hash and ciphertext).
             key = f"reply:{message_sid}"
             ids = outbox.record(session, svc.cipher, [outbox.Text(
-                to=phone, body=handled.reply, purpose=Purpose.REPLY, dedupe_key=key,
+                to=outbox.SealedNumber(stored.from_index, stored.from_token), body=handled.reply,
+                purpose=Purpose.REPLY, dedupe_key=key,
             )], now, status=DeliveryStatus.PENDING if reply_by_text else DeliveryStatus.QUEUED)
             if reply_by_text:
                 handled.after.send_ids.extend(ids)
                 handled.reply = None
             else:
-                handled.reply_id = session.scalar(select(OutboundMessage.id).where(OutboundMessage.dedupe_key == key))
+                handled.reply_id = conn.scalar(_REPLY_ID, {"key": key})
     return handled
 
 
@@ -140,9 +163,9 @@ def unhandled(session: Session, older_than: datetime, limit: int = 100) -> list[
 class Conversation:
     """One inbound text from one number, and the member (if any) behind it."""
 
-    def __init__(self, svc: Services, session: Session, inbound: InboundMessage, phone: str, now: datetime) -> None:
+    def __init__(self, svc: Services, session: Session, inbound: StoredText, phone: str, now: datetime) -> None:
         self.svc, self.session, self.inbound, self.phone, self.now = svc, session, inbound, phone, now
-        self.member: Member | None = registry.find_by_phone(session, svc.cipher, phone)
+        self.member: Member | None = registry.find_by_index(session, inbound.from_index)
 
     def language(self, command: Command) -> str:
         if self.member is not None:

@@ -13,8 +13,9 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, lazyload
 
 from rapidresponse.members.models import Member, MemberStatus, MemberTag, Role
@@ -72,10 +73,20 @@ def parse_roles(raw: str | Iterable[str]) -> str:
 
 
 def find_by_phone(session: Session, cipher: FieldCipher, phone: str) -> Member | None:
-    # Tags load when something asks for them: most texts (HELP, YES, a relay) never do, and an
-    # inbound text should not pay a second query for them.
-    return session.scalar(select(Member).where(Member.phone_index == cipher.blind_index(phone))
-                          .options(lazyload(Member.tags)))
+    return find_by_index(session, cipher.blind_index(phone))
+
+
+def find_by_index(session: Session, phone_index: str) -> Member | None:
+    """The member whose number has this keyed hash (an inbound text's sender, hashed once)."""
+    member: Member | None = session.scalar(_by_index(), {"phone_index": phone_index})
+    return member
+
+
+@cache
+def _by_index() -> Select[Member]:
+    # Built once (every inbound text asks). Tags load when something asks for them: most texts
+    # (HELP, YES, a relay) never do, and an inbound text should not pay a second query for them.
+    return select(Member).where(Member.phone_index == bindparam("phone_index")).options(lazyload(Member.tags))
 
 
 def new_member(cipher: FieldCipher, phone: str, *, language: str = "en", zone: str | None = None,
