@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from rapidresponse import audit
 from rapidresponse.console import threads
@@ -141,7 +141,7 @@ def member_calling(session: Session, cipher: FieldCipher, phone: str | None) -> 
     if phone is None:
         return None
     member_id = session.connection().execute(_MEMBER_ID, {"member_index": cipher.blind_index(phone)}).scalar()
-    return session.get(Member, member_id) if member_id is not None else None
+    return session.get(Member, member_id, options=[lazyload(Member.tags)]) if member_id is not None else None
 
 
 def identify(session: Session, cipher: FieldCipher, phone: str | None) -> Caller:
@@ -151,7 +151,7 @@ def identify(session: Session, cipher: FieldCipher, phone: str | None) -> Caller
     # to a hotline are not members).
     member_id, coordinator_id = session.connection().execute(_WHO_CALLS, {
         "member_index": cipher.blind_index(phone), "coordinator_index": console_phone_index(cipher, phone)}).one()
-    member = session.get(Member, member_id) if member_id is not None else None
+    member = session.get(Member, member_id, options=[lazyload(Member.tags)]) if member_id is not None else None
     language = member.language if member is not None and member.is_active else "en"
     return Caller(
         phone=phone, language=language, member_id=member.id if member is not None else None,
