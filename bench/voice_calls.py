@@ -14,7 +14,8 @@ Twilio would (signed requests to the TwiML's URLs), driven through its admin API
   webhook answer timed at the fake (p50 / p99 / max per step and overall; target p99 < 50 ms).
   Beside the web process: --workers RQ workers (one start_incident job per report; the bench's
   trees have no members, so no fan-out) and the fake playing --concurrency calls; the JSON gives
-  the load average before and after, since other work on the machine moves the tail most.
+  the load average before and after, since other work on the machine moves the tail most, and
+  the CPU each of web, workers and fake spent per call (steadier than the tail on a shared machine).
 * ``calls``: a report alerting one layer of --voice-members members on voice and --sms-members on
   texts, with CALLS_PER_SECOND and SEND_RATE_SEGMENTS_PER_SECOND set: the most calls and texts
   the fake saw in any 1-s window (never above their limits) and their mean rates.
@@ -44,6 +45,8 @@ from cryptography.fernet import Fernet
 from twilio.request_validator import RequestValidator
 
 from bench.fake_twilio import max_in_window, per_second
+from bench.inbound_load import children
+from bench.send_cpu import cpu_seconds
 from bench.stack import reset_postgres, summary_ms
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,6 +172,14 @@ class VoiceBench:
                 time.sleep(0.2)
         time.sleep(2.5)  # workers: imports and Redis registration
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of the web (gunicorn master + workers), the RQ workers and the fake:
+        they share the machine's cores, so each one's cost per call is what the others wait on."""
+        master = self.processes[0].pid
+        return {"web": sum(cpu_seconds(pid) for pid in [master, *children(master)]),
+                "workers": sum(cpu_seconds(p.pid) for p in self.processes[1:]),
+                "fake": cpu_seconds(self.fake.process.pid)}
+
     def hotline(self) -> dict[str, Any]:
         """Callers report by phone; each webhook answer is timed where Twilio would time it."""
         script = ["1", {"record": 20, "transcript": "two vans at the corner", "then": "#"}]
@@ -182,7 +193,11 @@ class VoiceBench:
             # Warm-up calls, one per caller thread: imports, connections, caches in every web thread.
             list(pool.map(one, range(10000, 10000 + self.args.concurrency)))
             logged = len(self.fake.admin("/_fake/callbacks"))
+            cpu_before = self.cpu()
             calls = list(pool.map(one, range(self.args.callers)))
+            time.sleep(1.0)  # the last reports' start_incident jobs
+            cpu = {name: (spent - cpu_before[name]) * 1000 / max(1, self.args.callers)
+                   for name, spent in self.cpu().items()}
         by_step: dict[str, list[float]] = defaultdict(list)
         failures = 0
 
@@ -201,6 +216,7 @@ class VoiceBench:
         return {"callers": len(calls), "concurrency": self.args.concurrency, "requests": len(every),
                 "non_200": failures, "errors": sum(len(c["errors"]) for c in calls),
                 "recorded": sum(1 for c in calls if c["recordings"]), "all_steps": summary_ms(every),
+                "cpu_ms_per_call": {name: round(ms, 2) for name, ms in cpu.items()},
                 "by_step": {step: summary_ms(times) for step, times in sorted(by_step.items())}}
 
     def calls(self) -> dict[str, Any]:
