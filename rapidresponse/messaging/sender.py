@@ -23,12 +23,11 @@ never hold texts back nor texts calls.
 
 from __future__ import annotations
 
-import functools
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
@@ -148,6 +147,38 @@ class _Leases:
             return len(self._held)
 
 
+_Result = SentText | ProviderError | None
+
+
+class _Batch:
+    """One `send` call's texts on the wire: the sending threads hand each outcome back here, or,
+    once the call has moved on without them (`hand_off`), record it themselves."""
+
+    def __init__(self, record_late: Callable[[_Claimed, _Result], None]) -> None:
+        self.results: queue.SimpleQueue[tuple[_Claimed, _Result]] = queue.SimpleQueue()
+        self._record_late = record_late
+        self._lock = threading.Lock()
+        self._handed_off = False
+
+    def done(self, text: _Claimed, result: _Result) -> None:
+        with self._lock:
+            if not self._handed_off:
+                self.results.put((text, result))
+                return
+        self._record_late(text, result)
+
+    def hand_off(self) -> list[tuple[_Claimed, _Result]]:
+        """From now on the threads record what they finish; returns what finished before that."""
+        with self._lock:
+            self._handed_off = True
+        finished = []
+        while True:
+            try:
+                finished.append(self.results.get_nowait())
+            except queue.Empty:
+                return finished
+
+
 # Outcomes are recorded in groups, at least this often (seconds), while texts are on the wire.
 _RECORD_EVERY = 0.2
 # Once all is claimed, calls still out after this long without any finishing are left to record
@@ -194,14 +225,25 @@ class Sender:
         self.rate = rate = settings.send_rate_segments_per_second
         self.chunk = settings.send_concurrency * 2 if rate <= 0 else max(
             1, min(settings.send_concurrency * 2, int(rate * settings.send_lease_seconds / 4)))
-        self._pool = ThreadPoolExecutor(max_workers=settings.send_concurrency, thread_name_prefix="send")
+        # The sending threads, started on first use, each taking one text at a time from `_work`: a
+        # queue rather than a future per text (a future's condition and its waiters cost as much as
+        # a tenth of the workers' CPU per text when the provider answers at once).
+        self._concurrency = settings.send_concurrency
+        self._work: queue.SimpleQueue[tuple[_Claimed, _Batch] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._threads_lock = threading.Lock()
         self._leases = _Leases()
         self._stop = threading.Event()
         self._keeper: threading.Thread | None = None
 
     def close(self) -> None:
         self._stop.set()
-        self._pool.shutdown(wait=True)
+        with self._threads_lock:
+            threads, self._threads = self._threads, []
+        for _ in threads:
+            self._work.put(None)  # after every text already queued: those are still sent
+        for thread in threads:
+            thread.join()
         if self._keeper is not None:
             self._keeper.join()
 
@@ -275,12 +317,21 @@ class Sender:
         waiting); when it says yes, the rest is left unclaimed in `outcome.deferred`.
         """
         outcome = Outcome()
-        in_flight: dict[Future[SentText | ProviderError | None], _Claimed] = {}
-        done: list[tuple[_Claimed, SentText | ProviderError | None]] = []
+        batch = _Batch(self._record_late)
+        in_flight: dict[int, _Claimed] = {}
+        done: list[tuple[_Claimed, _Result]] = []
         window = self.chunk * 2
         lanes = self._lanes(ids)
         claimed_any = False
         last_recorded = last_progress = time.monotonic()
+
+        def finished(text: _Claimed, result: _Result) -> None:
+            del in_flight[text.id]
+            done.append((text, result))
+            for lane in lanes:
+                if lane.calls == text.is_call:
+                    lane.in_flight -= 1
+
         try:
             while True:
                 for lane in lanes:
@@ -296,27 +347,29 @@ class Sender:
                             claimed = self._claim(session, lane.ids[lane.start : lane.start + size], outcome)
                         lane.start = min(len(lane.ids), lane.start + size)
                         claimed_any = True
+                        if claimed:
+                            self._start_threads()
                         for text in claimed:
-                            in_flight[self._pool.submit(self._send_one, text)] = text
+                            in_flight[text.id] = text
+                            self._work.put((text, batch))
                             lane.in_flight += 1
                 if not in_flight and not done:
                     return outcome
                 if in_flight:
-                    finished, _ = wait(in_flight, timeout=_RECORD_EVERY, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        text = in_flight.pop(future)
-                        done.append((text, future.result()))
-                        for lane in lanes:
-                            if lane.calls == text.is_call:
-                                lane.in_flight -= 1
-                    if finished:
+                    try:
+                        finished(*batch.results.get(timeout=_RECORD_EVERY))
+                        while True:
+                            finished(*batch.results.get_nowait())
+                    except queue.Empty:
+                        pass
+                    if done:
                         last_progress = time.monotonic()
                     elif (not any(lane.left for lane in lanes)
                           and time.monotonic() - last_progress >= self.stragglers_after):
-                        for future, text in in_flight.items():
-                            future.add_done_callback(functools.partial(self._record_late, text))
+                        for text, result in batch.hand_off():
+                            finished(text, result)
                         outcome.handed_off = len(in_flight)
-                        in_flight = {}
+                        in_flight.clear()
                         for lane in lanes:
                             lane.in_flight = 0
                 if done and (not in_flight or len(done) >= self.chunk // 2
@@ -330,18 +383,35 @@ class Sender:
             self._leases.release([text.id for text in in_flight.values()] + [text.id for text, _ in done])
             raise
 
-    def _record_late(self, text: _Claimed, future: Future[SentText | ProviderError | None]) -> None:
+    def _start_threads(self) -> None:
+        with self._threads_lock:
+            while len(self._threads) < self._concurrency and not self._stop.is_set():
+                thread = threading.Thread(target=self._send_loop, name=f"send_{len(self._threads)}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def _send_loop(self) -> None:
+        """A sending thread: one text at a time, its outcome handed back to the `send` it came from."""
+        try:
+            self.svc.provider.prepare_thread()
+        except Exception:  # noqa: BLE001 - the first send builds what is missing, or reports why not
+            log.exception("could not prepare a sending thread")
+        while (item := self._work.get()) is not None:
+            text, batch = item
+            batch.done(text, self._send_one(text))
+
+    def _record_late(self, text: _Claimed, result: _Result) -> None:
         """A slow call's outcome, recorded by the thread that made it (see `send`). A retry is left
         to the sweep, at the time the backoff chose."""
         try:
             with self.svc.db.session() as session:
-                self._record(session, [text], [future.result()], Outcome())
+                self._record(session, [text], [result], Outcome())
         except Exception:  # noqa: BLE001 - the text stays claimed and is reconciled after its lease
             log.exception("could not record the outcome of message %s", text.id)
         finally:
             self._leases.release([text.id])
 
-    def _record_done(self, done: list[tuple[_Claimed, SentText | ProviderError | None]], outcome: Outcome) -> None:
+    def _record_done(self, done: list[tuple[_Claimed, _Result]], outcome: Outcome) -> None:
         try:
             with self.svc.db.session() as session:
                 self._record(session, [text for text, _ in done], [result for _, result in done], outcome)
@@ -529,10 +599,9 @@ class Sender:
             self._leases.renewed([text.id], now)
         return still
 
-    def _send_one(self, text: _Claimed) -> SentText | ProviderError | None:
+    def _send_one(self, text: _Claimed) -> _Result:
         """Send one claimed text; None when another worker took the claim meanwhile."""
         try:
-            self.svc.provider.prepare_thread()
             checked: list[bool] = []
 
             def ready() -> bool:
