@@ -53,16 +53,19 @@ def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str
     the workers' CPU per text when a layer is recorded)."""
     if not rows:
         return
-    stmt: Insert
-    target = model.__table__ if core else model
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = postgresql.insert(target).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(target).on_conflict_do_nothing()
+    stmt = _insert_ignoring(session.get_bind().dialect.name, model.__table__ if core else model)
     if core:
         session.connection().execute(stmt, rows)
     else:
         session.execute(stmt, rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_ignoring(dialect: str, target: Any) -> Insert:
+    """Built once per table (an inbound text stores itself with one on every webhook)."""
+    if dialect == "postgresql":
+        return postgresql.insert(target).on_conflict_do_nothing()
+    return sqlite.insert(target).on_conflict_do_nothing()
 
 
 Model = TypeVar("Model")

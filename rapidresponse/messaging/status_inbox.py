@@ -20,8 +20,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from functools import cached_property
 
 from redis import Redis
+from redis.commands.core import Script
 
 from rapidresponse.messaging.delivery import StatusUpdate
 from rapidresponse.services import Services
@@ -66,9 +68,20 @@ class StatusInbox:
         base = f"{prefix}rr:status-callbacks"
         self.pending, self.processing = f"{base}:pending", f"{base}:processing"
         self.lock, self.scheduled = f"{base}:lock", f"{base}:scheduled"
-        self._move = redis.register_script(_MOVE)
-        self._ack = redis.register_script(_ACK)
-        self._release = redis.register_script(_RELEASE)
+
+    # The drainer's scripts, made when it first needs them: a webhook's push (one per status
+    # callback, on a StatusInbox of its own) never does.
+    @cached_property
+    def _move(self) -> Script:
+        return self.redis.register_script(_MOVE)
+
+    @cached_property
+    def _ack(self) -> Script:
+        return self.redis.register_script(_ACK)
+
+    @cached_property
+    def _release(self) -> Script:
+        return self.redis.register_script(_RELEASE)
 
     @classmethod
     def of(cls, svc: Services) -> StatusInbox:
