@@ -399,10 +399,11 @@ def layer_states(incident: Incident) -> dict[int, LayerState]:
 def evaluate(svc: Services, session: Session, incident_id: int, now: datetime) -> AfterCommit:
     """Look at an incident and do what the policy says is due now."""
     after = AfterCommit()
+    # populate_existing reloads the layers too (their selectin load runs again): what another
+    # worker or this session's own UPDATEs changed is what the policy sees.
     incident = session.get(Incident, incident_id, populate_existing=True)
     if incident is None:
         return after
-    session.refresh(incident, ["layers"])
     if any(lay.plan_pass is not None for lay in incident.layers):
         return after  # a layer is still being planned: its planner evaluates once it is done
     tree = incidents.plan_of(svc.cipher, incident)
