@@ -17,6 +17,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
+from types import MappingProxyType
 
 from rapidresponse.keywords.vocab import (
     CAMPAIGN_OUTCOMES,
@@ -216,6 +218,13 @@ def _rest(cleaned: str, words: Sequence[_Word], at: int) -> str:
     return cleaned[words[at].start :].strip() if at < len(words) else ""
 
 
+@lru_cache(maxsize=32)
+def _report_keys(report_words: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+    """The report keywords as the words of a text are compared (normalized once per set of trees,
+    not on every inbound text)."""
+    return MappingProxyType({normalize(word).replace(" ", ""): tree for word, tree in report_words})
+
+
 def parse(text: str, report_words: Mapping[str, str] = DEFAULT_REPORT_WORDS) -> Command:
     """Parse one inbound SMS body into a Command; anything unrecognized is OTHER."""
     cleaned = _strip_control(text)
@@ -226,7 +235,7 @@ def parse(text: str, report_words: Mapping[str, str] = DEFAULT_REPORT_WORDS) -> 
     if not keys:
         return Command(Action.OTHER, text)
 
-    reports = {normalize(word).replace(" ", ""): tree for word, tree in report_words.items()}
+    reports = _report_keys(tuple(report_words.items()))
 
     if len(keys) == 1:
         match = _match_phrase(keys, 0)
