@@ -165,9 +165,10 @@ def answer(svc: Services, call_sid: str, from_raw: str, now: datetime) -> Caller
     """A call came in (or a step URL names a call we never saw): store it, commit, then say who
     it is. Stored before anything is said, so a call that reached us is never lost."""
     phone = caller_number(from_raw, svc.settings.default_region)
-    with svc.db.session() as session:
+    # Each statement commits as it runs: the call is stored by the insert itself, whatever
+    # happens next (one session: one connection checked out, and no BEGIN or COMMIT around it).
+    with svc.db.autocommit_session() as session:
         call_id = store_call(session, svc.cipher, call_sid, phone, now).id
-        session.commit()  # stored whatever happens next (one session: one connection checked out)
         caller = identify(session, svc.cipher, phone)
         if caller.is_coordinator:
             session.execute(update(InboundCall).where(InboundCall.id == call_id, InboundCall.outcome.is_(None))
@@ -178,7 +179,7 @@ def answer(svc: Services, call_sid: str, from_raw: str, now: datetime) -> Caller
 
 def store(svc: Services, call_sid: str, from_raw: str, now: datetime) -> None:
     """A step that needs nothing of the caller (its language is in the URL): the call stored, if new."""
-    with svc.db.session() as session:
+    with svc.db.autocommit_session() as session:
         store_call(session, svc.cipher, call_sid, caller_number(from_raw, svc.settings.default_region), now)
 
 
@@ -320,7 +321,7 @@ def call_ended(svc: Services, call_sid: str, status: str, now: datetime) -> bool
     """The number's call-status callback: a call over with nothing reported is a missed call."""
     if status not in ("completed", "busy", "no-answer", "failed", "canceled"):
         return False
-    with svc.db.session() as session:
+    with svc.db.autocommit_session() as session:  # one read, then one guarded update
         call = find_call(session, svc.cipher, call_sid)
         if call is None:
             return False  # never answered by us: nothing to call back about that we know of
