@@ -130,7 +130,7 @@ def store_call(session: Session, cipher: FieldCipher, call_sid: str, phone: str 
 
 _MEMBER_ID = select(Member.id).where(Member.phone_index == bindparam("member_index"))
 _WHO_CALLS = select(
-    select(Member.id).where(Member.phone_index == bindparam("member_index")).scalar_subquery(),
+    _MEMBER_ID.scalar_subquery(),
     select(Coordinator.id).where(Coordinator.phone_index == bindparam("coordinator_index")).scalar_subquery(),
 )
 
@@ -162,8 +162,9 @@ def identify(session: Session, cipher: FieldCipher, phone: str | None) -> Caller
 
 
 def answer(svc: Services, call_sid: str, from_raw: str, now: datetime) -> Caller:
-    """A call came in (or a step URL names a call we never saw): store it, commit, then say who
-    it is. Stored before anything is said, so a call that reached us is never lost."""
+    """A call came in (or a step URL names a call we never saw): store it, then say who it is.
+    Stored (committed by its own insert) before anything is said, so a call that reached us is
+    never lost."""
     phone = caller_number(from_raw, svc.settings.default_region)
     # Each statement commits as it runs: the call is stored by the insert itself, whatever
     # happens next (one session: one connection checked out, and no BEGIN or COMMIT around it).
