@@ -186,6 +186,7 @@ def sweep() -> dict[str, int]:
     counts["duty_warnings"] = check_coverage_if_due(svc, now)
     counts["purged"] = purge_if_due(svc, now)
     counts["provider_deletes"] = queue_provider_deletes(svc, now)
+    svc.db.checkpoint()  # the WAL into the database file here, not in some request's commit (db.py)
     return counts
 
 
