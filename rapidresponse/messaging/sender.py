@@ -57,6 +57,11 @@ BULK_PURPOSES = frozenset({Purpose.BROADCAST.value, Purpose.WELCOME.value, Purpo
 # Texts that still go to someone who opted out: only the confirmation of the opt-out itself.
 ALWAYS_DELIVER = frozenset({Purpose.REPLY.value})
 _OUTBOX = cast(Table, OutboundMessage.__table__)
+_LAYERS = cast(Table, IncidentLayer.__table__)
+# Built once: composing it for every claim cost more than running it.
+_MARK_SENDING = _LAYERS.update().where(
+    _LAYERS.c.incident_id == bindparam("incident"), _LAYERS.c.number == bindparam("layer"),
+    _LAYERS.c.sending_at.is_(None) | (_LAYERS.c.sending_at < bindparam("fresh"))).values(sending_at=bindparam("now"))
 
 
 @dataclass
@@ -518,10 +523,8 @@ class Sender:
         fresh = now - self.lease / 4
         for incident_id, number in sorted({(t.incident_id, t.layer) for t in claimed
                                            if t.incident_id is not None and t.layer is not None}):
-            layers = cast(Table, IncidentLayer.__table__).c
-            session.connection().execute(cast(Table, IncidentLayer.__table__).update().where(
-                layers.incident_id == incident_id, layers.number == number,
-                (layers.sending_at.is_(None)) | (layers.sending_at < fresh)).values(sending_at=now))
+            session.connection().execute(_MARK_SENDING, {"incident": incident_id, "layer": number,
+                                                         "fresh": fresh, "now": now})
 
     def _answered_calls(self, session: Session, messages: Sequence[Any]) -> set[int]:
         """Alert calls not worth placing any more: the member already answered (by text, or on another
