@@ -16,8 +16,8 @@ they do for the alert: planning the layer, claiming, sending, recording, the thr
 --profile DIR samples each worker with py-spy during the alert (DIR/worker-N.txt, collapsed stacks;
 the CPU figures are then not the ones to quote).
 
-Measured 2026-12-01 23:03 UTC (SQLite, 5,000 members, 2 workers, 3 pairs, load average 3.3 on this
-shared 2-core machine): workers 1.67 ms, bare loop 0.88 ms per text, median ratio 1.91 (target not met).
+Measured 2026-12-02 01:58 UTC (SQLite, 5,000 members, 2 workers, 3 pairs, load average 5.8 on this
+shared 2-core machine): workers 1.35 ms, bare loop 0.75 ms per text, median ratio 1.82 (target not met).
 """
 
 from __future__ import annotations
