@@ -1,0 +1,152 @@
+"""The hotline's CPU per step, in this process: what each webhook answer costs the web, apart
+from everything else the machine is doing.
+
+    python -m bench.hotline_steps [--calls 200] [--database-url postgresql://...] [--job]
+
+Each call is what bench.voice_calls plays, posted to the app with Flask's test client and signed
+exactly as Twilio signs: the greeting, 1 at the menu, a 20-second recording (which opens the
+incident), the number's status callback. Prints, per step, the CPU this process spent (p50 and
+mean, ms), the statements run and their wall time (for PostgreSQL, mostly the server's). With
+--job, also the worker's first evaluation of each report (escalation.evaluate, what the
+start_incident job runs). The bench's tree has one verifier layer and no members, as in
+bench.voice_calls. On a shared 2-core machine the wall clock of a step moves with everything else
+running; its CPU in this process much less: compare CPU before and after a change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from cryptography.fernet import Fernet
+from sqlalchemy import event, func, select
+from twilio.request_validator import RequestValidator
+
+from bench.stack import reset_postgres
+from bench.voice_calls import TREES  # the same trees: one verifier layer, no members
+
+ACCOUNT_SID = "AC" + "e" * 32
+AUTH_TOKEN = "hotline-steps-token-0123456789ab"
+FROM = "+12125550000"
+BASE = "https://rr.example.org"
+STEPS = [
+    ("greeting", {}, {}),
+    ("menu", {"step": "menu", "lang": "en"}, {"Digits": "1"}),
+    ("recorded", {"step": "recorded", "lang": "en", "tree": "ice", "try": "1"},
+     {"RecordingDuration": "20", "RecordingUrl": "https://api.twilio.com/recording"}),
+    ("ended", {"step": "ended", "lang": "en"}, {"CallStatus": "completed"}),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--warm-up", type=int, default=10)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--job", action="store_true", help="also time the worker's first evaluation of each report")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="rr-hotline-steps-"))
+    (tmp / "trees.toml").write_text(TREES, encoding="utf-8")
+    url = args.database_url or f"sqlite:///{tmp / 'steps.sqlite3'}"
+    if url.startswith("postgres"):
+        reset_postgres(url)
+    env = {"SECRET_KEY": "hotline-steps-secret-0123456789", "DATA_KEY": Fernet.generate_key().decode(),
+           "DATABASE_URL": url, "REDIS_URL": args.redis_url, "PUBLIC_BASE_URL": BASE,
+           "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM_NUMBER": FROM,
+           "TREES_FILE": str(tmp / "trees.toml"), "QUEUE_PREFIX": f"steps-{uuid.uuid4().hex[:8]}:",
+           "LOG_LEVEL": "WARNING"}
+    from rapidresponse import create_app
+    from rapidresponse.cli import db_upgrade
+    from rapidresponse.db import utcnow
+    from rapidresponse.escalation.service import evaluate
+    from rapidresponse.heap import freeze_startup
+    from rapidresponse.incidents.models import Incident
+    from rapidresponse.services import build_services
+    from rapidresponse.settings import Settings
+
+    settings = Settings.from_env(env)
+    db_upgrade(settings.database_url)
+    svc = build_services(settings)
+    client = create_app(services=svc).test_client()
+    validator = RequestValidator(AUTH_TOKEN)
+    current = [""]
+    statements: Counter[str] = Counter()
+    sql_ms: defaultdict[str, float] = defaultdict(float)
+
+    @event.listens_for(svc.db.engine, "before_cursor_execute")
+    def _before(conn: Any, *_: Any) -> None:
+        statements[current[0]] += 1
+        conn.info["bench_t0"] = time.perf_counter()
+
+    @event.listens_for(svc.db.engine, "after_cursor_execute")
+    def _after(conn: Any, *_: Any) -> None:
+        sql_ms[current[0]] += (time.perf_counter() - conn.info["bench_t0"]) * 1000
+
+    cpu: defaultdict[str, list[float]] = defaultdict(list)
+
+    def timed(name: str, work: Any) -> Any:
+        current[0] = name
+        c0 = time.process_time()
+        result = work()
+        cpu[name].append((time.process_time() - c0) * 1000)
+        return result
+
+    def call(i: int) -> None:
+        sid = "CA" + uuid.uuid4().hex
+        form = {"CallSid": sid, "AccountSid": ACCOUNT_SID, "From": f"+1213{5550000 + i:07d}", "To": FROM,
+                "CallStatus": "in-progress"}
+        for name, query, extra in STEPS:
+            params = {**form, **extra}
+            if name == "recorded":
+                params["RecordingSid"] = "RE" + uuid.uuid4().hex
+            path = "/twilio/voice" + (f"?{urlencode(query)}" if query else "")
+            signature = validator.compute_signature(BASE + path, params)
+            response = timed(name, lambda: client.post(path, data=params, headers={"X-Twilio-Signature": signature}))
+            if response.status_code not in (200, 204):
+                raise SystemExit(f"{name}: {response.status_code} {response.data[:200]!r}")
+        if args.job:
+            with svc.db.session() as session:
+                incident_id = session.scalar(select(func.max(Incident.id)))
+
+            def job() -> None:
+                with svc.db.session() as session:
+                    evaluate(svc, session, incident_id, utcnow())
+
+            timed("job", job)
+
+    for i in range(args.warm_up):
+        call(100_000 + i)
+    freeze_startup()  # as the web's and worker's processes do once started (rapidresponse/heap.py)
+    cpu.clear()
+    statements.clear()
+    sql_ms.clear()
+    collections_before = gc.get_stats()[2]["collections"]
+    for i in range(args.calls):
+        call(i)
+    print(json.dumps({
+        "database": "postgresql" if url.startswith("postgres") else "sqlite", "calls": args.calls,
+        "full_collections": gc.get_stats()[2]["collections"] - collections_before,
+        "steps": {name: {"cpu_p50_ms": round(statistics.median(times), 2),
+                         "cpu_mean_ms": round(statistics.mean(times), 2),
+                         "statements": round(statements[name] / args.calls, 1),
+                         "sql_wall_ms": round(sql_ms[name] / args.calls, 2)}
+                  for name, times in cpu.items()},
+    }, indent=2))
+    svc.db.engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
