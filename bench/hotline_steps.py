@@ -11,6 +11,13 @@ mean, ms), the statements run and their wall time (for PostgreSQL, mostly the se
 start_incident job runs). The bench's tree has one verifier layer and no members, as in
 bench.voice_calls. On a shared 2-core machine the wall clock of a step moves with everything else
 running; its CPU in this process much less: compare CPU before and after a change.
+
+Measured 2026-12-02 02:47 UTC, quiet machine, 200 calls, p50 ms of CPU (before: main at 81d124e,
+with this file copied in and no heap freeze): SQLite greeting 3.04 -> 2.32, menu 1.46 -> 1.18,
+recorded 8.12 -> 4.53 (mean 9.87 -> 4.64; 13.6 -> 10 statements), ended 1.72 -> 1.09, the
+worker's evaluation 6.97 -> 6.03 (17 -> 13 statements); PostgreSQL greeting 4.61 -> 2.81, menu
+2.17 -> 1.46, recorded 11.52 -> 6.01 (mean 13.18 -> 6.40), ended 2.65 -> 1.55, evaluation
+10.83 -> 8.07.
 """
 
 from __future__ import annotations
