@@ -11,7 +11,8 @@ Two timings, p50 and max over --runs:
 Members: 12 zones, 10% paused, 30% with their own hours, 80% alerted some time in the last 30
 days with load counts; the layer is on duty 05:00-14:00, quorum 5, waves of 5. Each is timed at
 03:00 (off duty: the fill up to the quorum) and 09:00 local time. Exits non-zero when any
-whole layer took 200 ms or more (the slowest run, not the median). SQLite in a temporary directory unless --database-url is given.
+whole layer took 200 ms or more (the slowest run, not the median). SQLite in a temporary directory
+unless --database-url is given.
 """
 
 from __future__ import annotations

@@ -119,8 +119,9 @@ def main() -> int:
             if name == "recorded":
                 params["RecordingSid"] = "RE" + uuid.uuid4().hex
             path = "/twilio/voice" + (f"?{urlencode(query)}" if query else "")
-            signature = validator.compute_signature(BASE + path, params)
-            response = timed(name, lambda: client.post(path, data=params, headers={"X-Twilio-Signature": signature}))
+            headers = {"X-Twilio-Signature": validator.compute_signature(BASE + path, params)}
+            response = timed(name, lambda path=path, params=params, headers=headers:
+                             client.post(path, data=params, headers=headers))
             if response.status_code not in (200, 204):
                 raise SystemExit(f"{name}: {response.status_code} {response.data[:200]!r}")
         if args.job:

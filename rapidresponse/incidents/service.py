@@ -11,9 +11,9 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -107,8 +107,8 @@ def participant_members(session: Session, cipher: FieldCipher, participant_ids: 
     return {int(cipher.decrypt(token)) for token in tokens if token is not None}
 
 
-_THREAD_LINE = ThreadEvent.__table__.insert()
-_INCIDENT_LAYERS = IncidentLayer.__table__.insert()
+_THREAD_LINE = insert(cast(Table, ThreadEvent.__table__))
+_INCIDENT_LAYERS = insert(cast(Table, IncidentLayer.__table__))
 
 
 def append(session: Session, cipher: FieldCipher, incident_id: int, kind: str, now: datetime, *,
@@ -171,7 +171,8 @@ def open_incident(session: Session, cipher: FieldCipher, tree: Tree, *, text: st
         "inbound_message_id": inbound_id, "plan_token": seal_plan(cipher, tree), "opened_at": now,
         "verified": False, "unverified_escalation": False, "covered_at": None, "closed_at": None, "drill": drill,
     }
-    taken = set(session.scalars(select(Incident.open_code).where(Incident.open_code.is_not(None))))
+    taken = {code for code in session.scalars(select(Incident.open_code).where(Incident.open_code.is_not(None)))
+             if code is not None}
     for code in candidate_codes(_rng, taken):
         incident = outbox.insert_unless_taken(session, Incident, {**row, "code": code, "open_code": code})
         if incident is None:
