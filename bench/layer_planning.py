@@ -12,7 +12,9 @@ then `--runs` reports, each alerting the whole layer. A run measures
 and, once every alert is recorded, cancels the texts still waiting so the next run starts on idle
 workers (sending speed is bench.alert_fanout's business; here texts are sent while the layer is
 planned, as in a real alert). Worker peak memory is the largest VmHWM (peak resident set since
-the process started) of the workers, read before they stop after the last run of a size.
+the process started) of the workers, read before they stop after the last run of a size: it takes
+in whatever a worker does meanwhile, the sweep's too (its first, 5 s after the workers start,
+counts every layer's coverage; that count's row per member was 75 MB of a 186 MB peak).
 Targets (issue 11): first send p50 < 300 ms at 10,000 and < 500 ms at 100,000; planning at
 100,000 <= 12x planning at 10,000; worker peak < 200 MB.
 """

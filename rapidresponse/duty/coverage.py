@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from rapidresponse.duty import rotation
 from rapidresponse.duty import service as duty
 from rapidresponse.duty.models import LayerCoverage
-from rapidresponse.duty.rotation import plan_layer
 from rapidresponse.escalation.service import alertable
 from rapidresponse.i18n import render
 from rapidresponse.incidents.service import coordinators
@@ -60,11 +60,12 @@ class LayerCount:
 def count_layer(session: Session, cipher: FieldCipher, tree: Tree, layer: Layer, now: datetime) -> LayerCount:
     members = select(*RECIPIENT_COLUMNS).join(MemberTag).where(
         MemberTag.tag == layer_tag(cipher, tree.name, layer.number), alertable(), Member.phone_token.is_not(None))
-    _, found = duty.read_layer(session, members, now)  # the same read planning makes
-    plan = plan_layer(found, quorum=layer.quorum, now=now, zone=tree.zone_info, window=layer.window)
+    # Planning's rules (rotation.count_layer), on counts of members alike rather than a row each.
+    counted = rotation.count_layer(duty.duty_groups(session, members, now), now=now, zone=tree.zone_info,
+                                   window=layer.window)
     window = layer.window
-    return LayerCount(tree.name, layer.number, layer.name, layer.quorum, len(found), plan.paused, plan.on_duty,
-                      layer.on_duty, layer.wave, window is None or window.on_duty(now, tree.zone_info))
+    return LayerCount(tree.name, layer.number, layer.name, layer.quorum, counted.members, counted.paused,
+                      counted.on_duty, layer.on_duty, layer.wave, window is None or window.on_duty(now, tree.zone_info))
 
 
 def count_all(session: Session, cipher: FieldCipher, trees: Trees, now: datetime) -> list[LayerCount]:

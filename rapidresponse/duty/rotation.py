@@ -49,21 +49,59 @@ class LayerPlan:
         return remaining if size is None else remaining[:size]
 
 
+def _minute(now: datetime, zone: tzinfo) -> int:
+    local = now.astimezone(zone)
+    return local.hour * 60 + local.minute
+
+
+def _on_duty(hours: DutyWindow | None, window: DutyWindow | None, minute: int) -> bool:
+    """A member's own hours replace the layer's window (windows.is_on_duty); neither: always."""
+    own = hours if hours is not None else window
+    return own is None or own.contains(minute)
+
+
+class DutyGroup(NamedTuple):
+    """How many of a layer's reachable members share a pause state and own hours now."""
+
+    paused: bool
+    hours: DutyWindow | None
+    members: int
+
+
+@dataclass(frozen=True)
+class DutyCount:
+    members: int  # reachable members of the layer
+    paused: int
+    on_duty: int  # reachable, unpaused, on duty now
+
+
+def count_layer(groups: Iterable[DutyGroup], *, now: datetime, zone: tzinfo,
+                window: DutyWindow | None = None) -> DutyCount:
+    """plan_layer's counts (reachable, paused, on duty) without its order: from the layer's members
+    grouped by pause and own hours, so counting a layer holds no row per member."""
+    minute = _minute(now, zone)
+    members = paused = on = 0
+    for group in groups:
+        members += group.members
+        if group.paused:
+            paused += group.members
+        elif _on_duty(group.hours, window, minute):
+            on += group.members
+    return DutyCount(members, paused, on)
+
+
 def plan_layer(candidates: Iterable[Candidate], *, quorum: int, now: datetime, zone: tzinfo,
                window: DutyWindow | None = None, report_zone: str | None = None,
                zone_first: bool = False) -> LayerPlan:
     on: list[Candidate] = []
     off: list[Candidate] = []
     paused = 0
-    local = now.astimezone(zone)
-    minute = local.hour * 60 + local.minute  # the network's clock, read once for the whole layer
+    minute = _minute(now, zone)  # the network's clock, read once for the whole layer
     for candidate in candidates:
         if candidate.paused_until is not None and candidate.paused_until > now:
             paused += 1
             continue
-        # A member's own hours replace the layer's window (windows.is_on_duty); neither: always.
-        own = candidate.hours if candidate.hours is not None else window
-        if own is None or own.contains(minute):
+        if _on_duty(candidate.hours, window, minute):
             on.append(candidate)
         else:
             off.append(candidate)

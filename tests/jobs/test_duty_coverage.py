@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from rapidresponse.duty import coverage
+from rapidresponse.duty import service as duty_service
+from rapidresponse.duty.windows import parse_window
 from rapidresponse.members.models import Member
 from rapidresponse.messaging.models import OutboundMessage, Purpose
 from rapidresponse.trees.model import parse_trees
@@ -113,3 +115,21 @@ def test_a_layer_with_enough_on_duty_tells_nobody(svc):
         assert coverage.check(session, svc.cipher, svc.trees, NOW) == []
         assert coverage.short_layers(session) == []
     assert duty_texts(svc) == []
+
+
+def test_own_hours_and_ended_pauses_count_as_planning_counts_them(svc):
+    """At 09:00 in Chicago: a member with HOURS 22-6 is off duty, one with 8-17 on duty, one whose
+    pause ended is back on duty, one paused is paused; the console shows 4 members, 1 paused, 2 on duty."""
+    svc.trees = trees()
+    night = add_member(svc, "+12125550201", roles="responder", trees={"ice": 1})
+    day = add_member(svc, "+12125550202", roles="responder", trees={"ice": 1})
+    back = add_member(svc, "+12125550203", roles="responder", trees={"ice": 1})
+    paused = add_member(svc, "+12125550204", roles="responder", trees={"ice": 1})
+    with svc.db.session() as session:
+        duty_service.set_hours(session.get(Member, night), parse_window("22-6"))
+        duty_service.set_hours(session.get(Member, day), parse_window("8-17"))
+    set_paused(svc, back, NOW - timedelta(minutes=1))
+    set_paused(svc, paused, NOW + timedelta(days=1))
+    with svc.db.session() as session:
+        count = coverage.count_layer(session, svc.cipher, svc.trees.get("ice"), svc.trees.get("ice").layers[0], NOW)
+    assert (count.members, count.paused, count.on_duty, count.short) == (4, 1, 2, False)
