@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, Engine, create_engine, event
+from sqlalchemy import ColumnElement, Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -157,6 +157,14 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A Core transaction on a pooled connection, no ORM Session: for a statement or two that
+        load no objects. Commits on success, rolls back on error, like session(), at about half its
+        cost in CPU (the Session's own set-up, transaction bookkeeping and close)."""
+        with self.engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def autocommit_session(self) -> Iterator[Session]:

@@ -7,12 +7,13 @@ delivery (same MessageSid) finds it stored and does nothing twice.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Insert, Table, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.broadcasts import service as broadcasts
@@ -35,7 +36,7 @@ from rapidresponse.members import registry
 from rapidresponse.members.models import CALLABLE_CODES, Channel, Member, MemberStatus, Role
 from rapidresponse.members.phones import InvalidNumberError, normalize_phone
 from rapidresponse.messaging import deletes, outbox
-from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, OutboundMessage, Purpose
+from rapidresponse.messaging.models import DeliveryStatus, InboundMessage, Purpose
 from rapidresponse.privacy.masking import mask_phone
 from rapidresponse.services import Services
 
@@ -75,14 +76,24 @@ class Handled:
 # The webhook's own statements, built once (Core, on the session's connection): an inbound text is
 # the web's hottest path, and building, caching and loading ORM statements was most of its CPU.
 _INBOUND = cast(Table, InboundMessage.__table__)
-_OUTBOUND = cast(Table, OutboundMessage.__table__)
 _SID_TAKEN = select(_INBOUND.c.id).where(_INBOUND.c.message_sid == bindparam("sid"))
 # The claim that makes handling exactly once, returning what the handling needs: one round trip.
 _CLAIM = (update(_INBOUND).where(_INBOUND.c.message_sid == bindparam("sid"), _INBOUND.c.outcome.is_(None))
           .values(outcome="handling")
           .returning(_INBOUND.c.id, _INBOUND.c.from_index, _INBOUND.c.from_token, _INBOUND.c.body_token))
 _SET_OUTCOME = update(_INBOUND).where(_INBOUND.c.id == bindparam("stored_id")).values(outcome=bindparam("done"))
-_REPLY_ID = select(_OUTBOUND.c.id).where(_OUTBOUND.c.dedupe_key == bindparam("key"))
+_STORED_COLUMNS = ("message_sid", "from_index", "from_token", "body_token", "received_at")
+
+
+@functools.cache
+def _store(dialect: str) -> Insert:
+    """The text stored unless its SID is taken, or a retry of one deleted at the provider (whose SID
+    is kept as a keyed hash, `forgotten`): INSERT ... SELECT ... WHERE NOT EXISTS ... ON CONFLICT
+    DO NOTHING RETURNING id, one round trip where a look-up and an insert took two."""
+    values = select(*(bindparam(name, type_=_INBOUND.c[name].type) for name in _STORED_COLUMNS)).where(
+        ~exists().where(_INBOUND.c.message_sid == bindparam("forgotten")))
+    stmt = outbox.insert_ignoring(dialect, _INBOUND).from_select(list(_STORED_COLUMNS), values)
+    return stmt.returning(_INBOUND.c.id)
 
 
 @dataclass(frozen=True)
@@ -103,14 +114,16 @@ def receive(svc: Services, text: InboundText, now: datetime) -> Handled:
         return Handled(ignored=True, outcome="bad_number")
     body = text.body[:MAX_BODY]
     cipher = svc.cipher
-    with svc.db.session() as session:
-        forgotten = deletes.forgotten_sid(cipher, text.message_sid)
-        if session.connection().scalar(_SID_TAKEN, {"sid": forgotten}) is not None:
-            return Handled(duplicate=True)  # a retry of a text already deleted at the provider
-        outbox.insert_ignoring_duplicates(session, InboundMessage, [{
+    forgotten = deletes.forgotten_sid(cipher, text.message_sid)
+    with svc.db.transaction() as conn:
+        stored_id = conn.scalar(_store(conn.dialect.name), {
             "message_sid": text.message_sid, "from_index": cipher.blind_index(phone),
             "from_token": cipher.encrypt(phone), "body_token": cipher.encrypt(body), "received_at": now,
-        }], core=True)
+            "forgotten": forgotten})
+        # Not stored: a retry. Of a text already deleted at the provider, it is done with; of one
+        # still here, the claim below tells whether it is handled already.
+        if stored_id is None and conn.scalar(_SID_TAKEN, {"sid": forgotten}) is not None:
+            return Handled(duplicate=True)
     # The number and text just stored are handed on as they are: no reading back, no decrypting.
     return handle_stored(svc, text.message_sid, now, known=(phone, body))
 
@@ -141,16 +154,13 @@ def handle_stored(svc: Services, message_sid: str, now: datetime, *, reply_by_te
             # Recorded either way, so the reply caps and the record see it. A TwiML reply is queued
             # at the provider once we answer; its status callbacks bring its SID (for the delete).
             # To the number as it was stored with the text (the same keyed hash and ciphertext).
-            key = f"reply:{message_sid}"
-            ids = outbox.record(session, svc.cipher, [outbox.Text(
-                to=outbox.SealedNumber(stored.from_index, stored.from_token), body=handled.reply,
-                purpose=Purpose.REPLY, dedupe_key=key,
-            )], now, status=DeliveryStatus.PENDING if reply_by_text else DeliveryStatus.QUEUED)
+            reply = outbox.Text(to=outbox.SealedNumber(stored.from_index, stored.from_token), body=handled.reply,
+                                purpose=Purpose.REPLY, dedupe_key=f"reply:{message_sid}")
             if reply_by_text:
-                handled.after.send_ids.extend(ids)
+                handled.after.send_ids.extend(outbox.record(session, svc.cipher, [reply], now))
                 handled.reply = None
             else:
-                handled.reply_id = conn.scalar(_REPLY_ID, {"key": key})
+                handled.reply_id = outbox.record_one(session, svc.cipher, reply, now, DeliveryStatus.QUEUED)
     return handled
 
 

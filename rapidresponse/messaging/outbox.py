@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, inspect, select
+from sqlalchemy import Insert, Table, bindparam, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -53,7 +53,7 @@ def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str
     the workers' CPU per text when a layer is recorded)."""
     if not rows:
         return
-    stmt = _insert_ignoring(session.get_bind().dialect.name, model.__table__ if core else model)
+    stmt = insert_ignoring(session.get_bind().dialect.name, model.__table__ if core else model)
     if core:
         session.connection().execute(stmt, rows)
     else:
@@ -61,8 +61,8 @@ def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_ignoring(dialect: str, target: Any) -> Insert:
-    """Built once per table (an inbound text stores itself with one on every webhook)."""
+def insert_ignoring(dialect: str, target: Any) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING into a model or table, built once per dialect and target."""
     if dialect == "postgresql":
         return postgresql.insert(target).on_conflict_do_nothing()
     return sqlite.insert(target).on_conflict_do_nothing()
@@ -97,7 +97,7 @@ def _insert_returning(dialect: str, model: Any) -> tuple[Insert, list[tuple[str,
     mapper = inspect(model)
     table = mapper.local_table
     columns = [(attr.key, attr.columns[0].name) for attr in mapper.column_attrs]
-    return _insert_ignoring(dialect, table).returning(*table.c), columns
+    return insert_ignoring(dialect, table).returning(*table.c), columns
 
 
 def record(session: Session, cipher: FieldCipher, texts: Iterable[Text], now: datetime,
@@ -114,33 +114,57 @@ def record(session: Session, cipher: FieldCipher, texts: Iterable[Text], now: da
         if t.body not in body_tokens:
             body_tokens[t.body] = cipher.encrypt(t.body)
     segment_counts: dict[str, int] = {}
-    rows = [
-        {
-            "dedupe_key": t.dedupe_key,
-            "member_id": t.member_id,
-            "to_index": t.to.index if isinstance(t.to, SealedNumber) else cipher.blind_index(t.to),
-            "to_token": t.to.token if isinstance(t.to, SealedNumber) else cipher.encrypt(t.to),
-            "body_token": body_tokens[t.body],
-            "purpose": t.purpose.value,
-            "incident_id": t.incident_id,
-            "layer": t.layer,
-            "broadcast_id": t.broadcast_id,
-            # A call costs one slot on the call rate limit, however long it speaks.
-            "segments": 1 if t.channel is Channel.VOICE else _segments(segment_counts, t.body),
-            "channel": t.channel.value,
-            "status": status.value,
-            "created_at": now,
-            "status_at": now,
-            "valid_until": t.valid_until,
-            "attempts": 0,
-        }
-        for t in texts
-    ]
+    rows = [_row(cipher, t, body_tokens[t.body], segment_counts, now, status) for t in texts]
     for start in range(0, len(rows), 500):
         insert_ignoring_duplicates(session, OutboundMessage, rows[start : start + 500], core=True)
     if status != DeliveryStatus.PENDING:
         return []
     return pending_ids(session, [t.dedupe_key for t in texts])
+
+
+def record_one(session: Session, cipher: FieldCipher, text: Text, now: datetime, status: DeliveryStatus) -> int:
+    """One send intent recorded, and its id whatever its status: INSERT ... ON CONFLICT DO NOTHING
+    RETURNING id, one round trip where record() and a look-up by dedupe key take two (a reply
+    answered in TwiML needs its id for its status callbacks). A key already recorded gives that row's id."""
+    conn = session.connection()
+    row = _row(cipher, text, cipher.encrypt(text.body), {}, now, status)
+    found = conn.scalar(_insert_returning_id(session.get_bind().dialect.name), row)
+    if found is None:
+        found = conn.scalar(_ID_BY_KEY, {"key": text.dedupe_key})
+    return int(found)
+
+
+_OUTBOX = cast(Table, OutboundMessage.__table__)
+_ID_BY_KEY = select(_OUTBOX.c.id).where(_OUTBOX.c.dedupe_key == bindparam("key"))
+
+
+@functools.cache
+def _insert_returning_id(dialect: str) -> Insert:
+    return insert_ignoring(dialect, _OUTBOX).returning(_OUTBOX.c.id)
+
+
+def _row(cipher: FieldCipher, t: Text, body_token: bytes, segment_counts: dict[str, int], now: datetime,
+         status: DeliveryStatus) -> dict[str, Any]:
+    """The outbox row of one text, its body already encrypted."""
+    return {
+        "dedupe_key": t.dedupe_key,
+        "member_id": t.member_id,
+        "to_index": t.to.index if isinstance(t.to, SealedNumber) else cipher.blind_index(t.to),
+        "to_token": t.to.token if isinstance(t.to, SealedNumber) else cipher.encrypt(t.to),
+        "body_token": body_token,
+        "purpose": t.purpose.value,
+        "incident_id": t.incident_id,
+        "layer": t.layer,
+        "broadcast_id": t.broadcast_id,
+        # A call costs one slot on the call rate limit, however long it speaks.
+        "segments": 1 if t.channel is Channel.VOICE else _segments(segment_counts, t.body),
+        "channel": t.channel.value,
+        "status": status.value,
+        "created_at": now,
+        "status_at": now,
+        "valid_until": t.valid_until,
+        "attempts": 0,
+    }
 
 
 def _segments(memo: dict[str, int], body: str) -> int:
