@@ -97,6 +97,25 @@ def main() -> int:
         statements[current[0]] += 1
         conn.info["bench_t0"] = time.perf_counter()
 
+    # What else waits on the database server: each transaction's BEGIN and COMMIT (PostgreSQL;
+    # SQLite has no server) and each pool checkout's pre-ping.
+    exchanges: Counter[str] = Counter()
+
+    def server_transaction(conn: Any) -> bool:
+        return not svc.db.is_sqlite and conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
+
+    @event.listens_for(svc.db.engine, "begin")
+    def _begin(conn: Any) -> None:
+        exchanges[current[0]] += server_transaction(conn)
+
+    @event.listens_for(svc.db.engine, "commit")
+    def _commit(conn: Any) -> None:
+        exchanges[current[0]] += server_transaction(conn)
+
+    @event.listens_for(svc.db.engine.pool, "checkout")
+    def _checkout(*_: Any) -> None:
+        exchanges[current[0]] += 1 if svc.db.engine.pool._pre_ping else 0
+
     @event.listens_for(svc.db.engine, "after_cursor_execute")
     def _after(conn: Any, *_: Any) -> None:
         sql_ms[current[0]] += (time.perf_counter() - conn.info["bench_t0"]) * 1000
@@ -139,6 +158,7 @@ def main() -> int:
     freeze_startup()  # as the web's and worker's processes do once started (rapidresponse/heap.py)
     cpu.clear()
     statements.clear()
+    exchanges.clear()
     sql_ms.clear()
     collections_before = gc.get_stats()[2]["collections"]
     for i in range(args.calls):
@@ -149,6 +169,7 @@ def main() -> int:
         "steps": {name: {"cpu_p50_ms": round(statistics.median(times), 2),
                          "cpu_mean_ms": round(statistics.mean(times), 2),
                          "statements": round(statements[name] / args.calls, 1),
+                         "round_trips": round((statements[name] + exchanges[name]) / args.calls, 1),
                          "sql_wall_ms": round(sql_ms[name] / args.calls, 2)}
                   for name, times in cpu.items()},
     }, indent=2))
