@@ -53,6 +53,8 @@ class AdminMixin:
                 self.dial_talk_seconds = int(cfg["dial_talk_seconds"])
             if "real_seconds_per_second" in cfg:
                 self.real_seconds_per_second = float(cfg["real_seconds_per_second"])
+            if "caller_seconds_per_second" in cfg:
+                self.caller_seconds_per_second = float(cfg["caller_seconds_per_second"])
             if "call_fates" in cfg:
                 fates = {str(k): str(v) for k, v in (cfg["call_fates"] or {}).items()}
                 if any(f not in FATES for f in fates.values()):
@@ -78,6 +80,7 @@ class AdminMixin:
                 "call_fates": dict(self.call_fates),
                 "dial_talk_seconds": self.dial_talk_seconds,
                 "real_seconds_per_second": self.real_seconds_per_second,
+                "caller_seconds_per_second": self.caller_seconds_per_second,
             }
 
     def reset(self, config: bool = False) -> None:

@@ -22,6 +22,9 @@ its own (direction ``outbound-dial``, from the Dial's callerId), whose status ca
 ``<Number>`` asked, and then the Dial's action hears DialCallStatus, DialCallSid and
 DialCallDuration. Calls are played at once unless ``real_seconds_per_second`` is set (a bench of
 concurrent bridges): then each second of a bridged call and of a ``<Pause>`` takes that long.
+``caller_seconds_per_second`` paces the person on the line instead: each second the call's clock
+counts for what they hear (2 s a ``<Say>``), press (1 s) and say into a ``<Record>`` takes that long
+in real time, as a real call spaces its requests (a hotline bench at a caller's pace).
 
 In JSON (admin routes) a script is a list of strings and ``{"record": seconds, "transcript": "...",
 "then": "#"}`` objects.
@@ -85,6 +88,7 @@ class VoiceMixin:
         self._calls_playing = 0
         self.dial_talk_seconds = DIAL_TALK_SECONDS
         self.real_seconds_per_second = 0.0
+        self.caller_seconds_per_second = 0.0
 
     def _reset_voice(self, config: bool) -> None:
         self._scripts.clear()
@@ -93,6 +97,7 @@ class VoiceMixin:
             self.play_calls = self._defaults["play_calls"]
             self.dial_talk_seconds = DIAL_TALK_SECONDS
             self.real_seconds_per_second = 0.0
+            self.caller_seconds_per_second = 0.0
 
     def script_call(self, to: str, script: list[ScriptItem] | tuple[ScriptItem, ...] = (), fate: str = "human") -> None:
         """The next call placed to ``to`` is met with ``fate`` and, if answered, ``script``.
@@ -202,11 +207,15 @@ class VoiceMixin:
             rec["said"].extend({"text": h.text, "language": h.language, "voice": h.voice}
                                for h in turn.heard if h.kind == "say")
             rec["heard"].extend(twiml.spoken(turn.heard))
+            paused = sum(h.seconds for h in turn.heard if h.kind == "pause")
+            clock = rec["seconds"] + paused  # (a pause is real_seconds_per_second's)
             rec["seconds"] += sum(h.seconds if h.kind == "pause" else 2 for h in turn.heard)
-            self._pass_time(sum(h.seconds for h in turn.heard if h.kind == "pause"))
+            self._pass_time(paused)
             stop = turn.stop
             if hang_up_at_once or rec["hangup_requested"] or stop is None \
                     or isinstance(stop, twiml.Hangup | twiml.Unsupported):
+                if not hang_up_at_once:
+                    self._pace_caller(rec["seconds"] - clock)  # the last words, then the call ends
                 break
             if len(rec["requests"]) >= MAX_REQUESTS:
                 rec["errors"].append({"code": None, "url": None, "detail": f"hung up after {MAX_REQUESTS} requests"})
@@ -248,6 +257,7 @@ class VoiceMixin:
                                              ended_by=ended_by)
                 if request is None and hung_up:
                     break
+            self._pace_caller(rec["seconds"] - clock)
             if request is None:
                 position = turn.resume_at
                 continue
@@ -260,6 +270,10 @@ class VoiceMixin:
                 rec["errors"].append({"code": DOCUMENT_PARSE_FAILURE, "url": request.url, "detail": str(exc)})
                 break
         return transcriptions
+
+    def _pace_caller(self, seconds: float) -> None:
+        if seconds > 0 and self.caller_seconds_per_second > 0:
+            self._sleeper(seconds * self.caller_seconds_per_second)
 
     def _pass_time(self, seconds: float) -> None:
         if seconds > 0 and self.real_seconds_per_second > 0:

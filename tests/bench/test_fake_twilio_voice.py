@@ -318,3 +318,22 @@ def test_a_callee_who_hangs_up_at_once_asks_for_nothing_more(fake, client, app):
     assert fake.wait_for_calls()
     assert fake.get_call(call.sid)["heard"] == ["Connecting you."] and fake.calls_to(TARGET) == []
     assert "/dialled" not in app.paths()
+
+
+def test_a_paced_caller_spends_the_calls_time_before_each_request():
+    """With caller_seconds_per_second set, the caller takes each second of what they hear (2 s a
+    Say), press (1 s) and say into a Record (its length), scaled, before the next request: the
+    requests of a played call are spaced as a real call's are (bench.voice_calls --caller-pace)."""
+    waits: list[float] = []
+    with FakeTwilio(play_calls=True, sleep=waits.append) as fake:
+        app = App(fake.auth_token)
+        try:
+            fake.configure(caller_seconds_per_second=0.5)
+            call = fake.incoming_call("+15557770000", FROM, app.url + "/voice", ["1", Speak(10, "vans", "#")])
+        finally:
+            app.server.shutdown()
+            app.server.server_close()
+    assert call["heard"] == ["Press 1 to report.", "Speak after the beep.", "Thank you."]
+    # the menu (a Say, then a key), the prompt and 10 s spoken, then the thanks before hanging up
+    assert waits == [1.5, 6.0, 1.0]
+    assert fake.config()["caller_seconds_per_second"] == 0.5
