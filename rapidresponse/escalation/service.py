@@ -6,6 +6,7 @@ stale job and the periodic sweep can all run `evaluate` at once and only one of 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -455,23 +456,30 @@ def mark_covered(svc: Services, session: Session, incident: Incident, now: datet
     )
     incidents.append(session, svc.cipher, incident.id, "covered", now, actor="system")
     answered = incidents.answered(session, svc.cipher, incident.id)
-    members = [m for m in incidents.alerted_members(session, incident.id) if m.id not in answered]
+    members = (m for m in incidents.alerted_members(session, incident.id) if m.id not in answered)
     after.send_ids.extend(notify(svc, session, incident, members, "incident.covered", Purpose.COVERED, now))
     return after
 
 
-def notify(svc: Services, session: Session, incident: Incident, members: list[Recipient], key: str,
+def notify(svc: Services, session: Session, incident: Incident, members: Iterable[Recipient], key: str,
            purpose: Purpose, now: datetime, *, dedupe: str | None = None) -> list[int]:
-    """Record one text per member, each in their language."""
-    texts = [
-        outbox.Text(to=outbox.SealedNumber(m.phone_index, m.phone_token),
-                    body=incidents.marked(incident, m.language, render(key, m.language, code=incident.code)),
-                    purpose=purpose,
-                    dedupe_key=f"{dedupe or purpose.value}:{incident.id}:{m.id}", member_id=m.id,
-                    incident_id=incident.id)
-        for m in members
-    ]
-    return outbox.record(session, svc.cipher, texts, now)
+    """Record one text per member, each in their language (rendered once per language), a chunk
+    of PLAN_CHUNK at a time: `members` may be a whole layer's, read as it goes."""
+    bodies: dict[str, str] = {}
+    ids: list[int] = []
+    texts: list[outbox.Text] = []
+    for m in members:
+        if m.language not in bodies:
+            bodies[m.language] = incidents.marked(incident, m.language, render(key, m.language, code=incident.code))
+        texts.append(outbox.Text(to=outbox.SealedNumber(m.phone_index, m.phone_token), body=bodies[m.language],
+                                 purpose=purpose, dedupe_key=f"{dedupe or purpose.value}:{incident.id}:{m.id}",
+                                 member_id=m.id, incident_id=incident.id))
+        if len(texts) == PLAN_CHUNK:
+            ids.extend(outbox.record(session, svc.cipher, texts, now))
+            texts = []
+    if texts:
+        ids.extend(outbox.record(session, svc.cipher, texts, now))
+    return ids
 
 
 def due_incidents(session: Session, now: datetime, limit: int = 500, *,

@@ -160,7 +160,7 @@ def close_incident(svc: Services, session: Session, incident: Incident, status: 
     member_id = member.id if member is not None else None
     incidents.cancel_unsent(session, incident.id, now)
     key = CLOSING_MESSAGES.get(status, "incident.resolved")
-    members = [m for m in incidents.alerted_members(session, incident.id) if m.id != member_id]
+    members = (m for m in incidents.alerted_members(session, incident.id) if m.id != member_id)
     after.send_ids.extend(escalation.notify(svc, session, incident, members, key, Purpose.STAND_DOWN, now,
                                             dedupe=f"close-{status.value}"))
     session.flush()

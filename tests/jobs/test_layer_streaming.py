@@ -14,9 +14,12 @@ from sqlalchemy import select, update
 
 from rapidresponse.db import utcnow
 from rapidresponse.escalation import service as escalation
+from rapidresponse.incidents import responses
+from rapidresponse.incidents import service as incident_service
 from rapidresponse.incidents.models import Incident, IncidentLayer
+from rapidresponse.incidents.states import IncidentStatus
 from rapidresponse.jobs import queues, tasks
-from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage
+from rapidresponse.messaging.models import DeliveryStatus, OutboundMessage, Purpose
 from rapidresponse.messaging.sender import Outcome, Sender
 from tests import conftest
 from tests.conftest import add_member
@@ -223,3 +226,32 @@ def sent_texts(svc) -> int:
     with svc.db.session() as session:
         return len(session.scalars(select(OutboundMessage.id).where(
             OutboundMessage.purpose == "alert", OutboundMessage.status == DeliveryStatus.QUEUED.value)).all())
+
+
+def test_a_big_layer_hears_covered_and_the_stand_down_once_each_a_chunk_at_a_time(client, svc, monkeypatch):
+    """Five alerted verifiers, read and texted two at a time: each gets one "covered" text and one
+    stand-down, in member order, however the chunks fall."""
+    monkeypatch.setattr(incident_service, "ALERTED_CHUNK", CHUNK)
+    monkeypatch.setattr(escalation, "PLAN_CHUNK", CHUNK)
+    members = verifiers(svc, 5)
+    incident = open_by_text(client, "ICE 5th and Main")
+    run(svc, incident.id)
+    plan_to_the_end(svc, incident.id)
+    with svc.db.session() as session:
+        session.execute(update(OutboundMessage).values(status=DeliveryStatus.DELIVERED.value))
+
+    def told(purpose: Purpose) -> list[int | None]:
+        with svc.db.session() as session:
+            return list(session.scalars(select(OutboundMessage.member_id).where(
+                OutboundMessage.incident_id == incident.id, OutboundMessage.purpose == purpose.value)
+                .order_by(OutboundMessage.id)).all())
+
+    for _ in range(2):
+        with svc.db.session() as session:
+            escalation.mark_covered(svc, session, session.get(Incident, incident.id), utcnow())
+    assert told(Purpose.COVERED) == members
+    with svc.db.session() as session:
+        after = responses.close_incident(svc, session, session.get(Incident, incident.id),
+                                         IncidentStatus.FALSE_ALARM, utcnow(), actor="console")
+    assert told(Purpose.STAND_DOWN) == members
+    assert len(after.send_ids) == len(members)  # each one queued to send
