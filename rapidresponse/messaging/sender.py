@@ -24,6 +24,7 @@ never hold texts back nor texts calls.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -62,6 +63,40 @@ _LAYERS = cast(Table, IncidentLayer.__table__)
 _MARK_SENDING = _LAYERS.update().where(
     _LAYERS.c.incident_id == bindparam("incident"), _LAYERS.c.number == bindparam("layer"),
     _LAYERS.c.sending_at.is_(None) | (_LAYERS.c.sending_at < bindparam("fresh"))).values(sending_at=bindparam("now"))
+_c = _OUTBOX.c
+_members = cast(Table, Member.__table__).c
+# The claim's and the record's statements, also built once. Each UPDATE finds its rows by primary
+# key (`unindexed` keeps SQLite off the status index, which would scan every pending text of a
+# 100,000-member layer for each chunk); each claim bumps `attempts`, the claim's fencing token.
+# Claims abandoned by a dead worker (the provider may have the text already):
+_RECLAIM = (_OUTBOX.update()
+            .where(_c.id.in_(bindparam("ids", expanding=True)),
+                   unindexed(_c.status) == DeliveryStatus.SENDING.value, _c.claimed_at <= bindparam("stale"))
+            .values(claimed_at=bindparam("now"), attempts=_c.attempts + 1)
+            .returning(_c.id, _c.attempts))
+_CLAIM = (_OUTBOX.update()
+          .where(_c.id.in_(bindparam("ids", expanding=True)), unindexed(_c.status) == DeliveryStatus.PENDING.value)
+          .values(status=DeliveryStatus.SENDING.value, claimed_at=bindparam("now"), attempts=_c.attempts + 1)
+          .returning(_c.id, _c.attempts))
+_CLAIMED_ROWS = (select(_c.id, _c.to_token, _c.body_token, _c.segments, _c.purpose, _c.valid_until, _c.incident_id,
+                        _c.member_id, _c.layer, _c.channel, _members.status.label("member_status"),
+                        _members.undeliverable_code, _members.language)
+                 .select_from(_OUTBOX.outerjoin(Member.__table__, _members.id == _c.member_id))
+                 .where(_c.id.in_(bindparam("ids", expanding=True)))
+                 .order_by(_c.id))
+_STILL_OURS = (_OUTBOX.update()
+               .where(_c.id == bindparam("mid"), _c.attempts == bindparam("tok"),
+                      _c.status == DeliveryStatus.SENDING.value)
+               .values(claimed_at=bindparam("now"))
+               .returning(_c.id))
+# A status callback may already have moved a sent text on, and only our own claim is recorded (a
+# reconciling worker may have recorded it). A broadcast cancelled after our last check was still
+# sent: the record says so.
+_RECORD_SENT = (_OUTBOX.update()
+                .where(_c.id == bindparam("mid"), _c.attempts == bindparam("tok"),
+                       (_c.status == DeliveryStatus.SENDING.value) | (_c.status == DeliveryStatus.CANCELLED.value))
+                .values(status=DeliveryStatus.QUEUED.value, provider_sid=bindparam("sid"), sent_at=bindparam("now"),
+                        status_at=bindparam("now"), error_code=None))
 
 
 @dataclass
@@ -80,7 +115,7 @@ class Outcome:
     calls: list[int] = field(default_factory=list)  # alert calls recorded for texts that failed for good
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each of its fields through object.__setattr__
 class _Claimed:
     id: int
     token: int  # `attempts` as this claim set it: the fencing token
@@ -184,6 +219,96 @@ class _Batch:
                 return finished
 
 
+class _Width:
+    """How many of the sending threads take texts: as many as keep the provider busy, no more.
+
+    Threads wait for the provider's answer without the GIL, so when it answers slowly (Twilio:
+    100-300 ms) every thread is worth having; when it answers at once they only take turns on the
+    GIL, and each one more costs CPU per text in thread switches (the twilio SDK alone, sending to
+    a loopback fake from one process: 0.94-0.99 ms of CPU per text from 8 threads, 1.28-1.62 from 50).
+    Little's law gives the width that keeps a process busy: the time a send takes at the least
+    (its wall time when it waited for nobody, nearly the provider's own time) over the CPU time the
+    process spends per text sent, plus one; twice that, as the CPU per text counts all the
+    process does (claims, records), not only what holds the GIL. So while texts wait for a thread,
+    each quarter second or so the width moves to that figure, narrowing by half at most and
+    widening at once; when nothing at all finished for a fifth of a second (calls hanging, a
+    provider slowing down) it doubles. The quickest send of a window is used, not the mean: a
+    provider's latency varies a lot, but the quickest send is what it takes at the least, while
+    the mean grows with the width itself when the threads wait for the GIL. With a send rate
+    limit, the limit paces sending and the waiting threads sleep: the width stays whole. Threads
+    beyond the width wait on a condition, not on the queue, and cost nothing; which texts go, and
+    how often, is not touched by any of this."""
+
+    def __init__(self, most: int, *, adapt: bool) -> None:
+        self.most = most
+        self.now = most
+        self._least = min(most, 2)
+        self._adapt = adapt
+        self._changed = threading.Condition()
+        self._stopping = False
+        self._lock = threading.Lock()
+        self._done = 0  # texts finished in the window being measured
+        self._started: tuple[float, float] | None = None  # (monotonic, process CPU) when it started
+        self.quickest = float("inf")  # the quickest send of the window (seconds), from the threads
+
+    def park(self, index: int) -> None:
+        """Called by sending thread `index` before it takes a text: waits while it is beyond the width."""
+        with self._changed:
+            while index >= self.now and not self._stopping:
+                self._changed.wait()
+
+    def _set(self, width: int) -> None:
+        with self._changed:
+            widened = width > self.now
+            self.now = width
+            if widened:
+                self._changed.notify_all()
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+
+    def took(self, seconds: float) -> None:
+        """A sending thread's send took this long (a race between threads only loses a sample)."""
+        if seconds < self.quickest:
+            self.quickest = seconds
+
+    def stalled(self) -> None:
+        """Nothing finished for a while although texts wait for a thread: twice the width."""
+        with self._lock:
+            self._started = None
+            if self.now < self.most:
+                self._set(min(self.most, self.now * 2))
+
+    def finished(self, count: int, at: float, waiting: bool) -> None:
+        """`count` texts finished by `at` (monotonic seconds); `waiting`: texts still wait for a thread.
+        Only windows in which texts waited all along say what the width can send."""
+        if not self._adapt:
+            return
+        with self._lock:
+            if not waiting or self._started is None:
+                self._started = (at, time.process_time()) if waiting else None
+                self._done, self.quickest = 0, float("inf")
+                return
+            self._done += count
+            started, cpu_started = self._started
+            if self._done < 32 or at - started < _WIDTH_WINDOW:
+                return
+            cpu = time.process_time()
+            per_text = (cpu - cpu_started) / self._done
+            quickest = self.quickest
+            self._started, self._done, self.quickest = (at, cpu), 0, float("inf")
+            if per_text <= 0 or quickest == float("inf"):
+                return
+            target = max(self._least, min(self.most, math.ceil(2 * quickest / per_text) + 1))
+            if target != self.now:
+                self._set(max(target, self.now // 2))
+
+
+# The shortest time over which the sending rate is measured (seconds): shorter, the pauses of the
+# job's own thread (a claim, a record) weigh too much in the CPU per text.
+_WIDTH_WINDOW = 0.25
 # Outcomes are recorded in groups, at least this often (seconds), while texts are on the wire.
 _RECORD_EVERY = 0.2
 # Once all is claimed, calls still out after this long without any finishing are left to record
@@ -234,6 +359,7 @@ class Sender:
         # queue rather than a future per text (a future's condition and its waiters cost as much as
         # a tenth of the workers' CPU per text when the provider answers at once).
         self._concurrency = settings.send_concurrency
+        self._width = _Width(settings.send_concurrency, adapt=rate <= 0)
         self._work: queue.SimpleQueue[tuple[_Claimed, _Batch] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._threads_lock = threading.Lock()
@@ -243,6 +369,7 @@ class Sender:
 
     def close(self) -> None:
         self._stop.set()
+        self._width.stop()
         with self._threads_lock:
             threads, self._threads = self._threads, []
         for _ in threads:
@@ -361,12 +488,18 @@ class Sender:
                 if not in_flight and not done:
                     return outcome
                 if in_flight:
+                    before = len(done)
                     try:
                         finished(*batch.results.get(timeout=_RECORD_EVERY))
                         while True:
                             finished(*batch.results.get_nowait())
                     except queue.Empty:
                         pass
+                    waiting = not self._work.empty()
+                    if len(done) > before:
+                        self._width.finished(len(done) - before, time.monotonic(), waiting)
+                    elif waiting:
+                        self._width.stalled()
                     if done:
                         last_progress = time.monotonic()
                     elif (not any(lane.left for lane in lanes)
@@ -391,17 +524,25 @@ class Sender:
     def _start_threads(self) -> None:
         with self._threads_lock:
             while len(self._threads) < self._concurrency and not self._stop.is_set():
-                thread = threading.Thread(target=self._send_loop, name=f"send_{len(self._threads)}", daemon=True)
+                index = len(self._threads)
+                thread = threading.Thread(target=self._send_loop, args=(index,), name=f"send_{index}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
 
-    def _send_loop(self) -> None:
-        """A sending thread: one text at a time, its outcome handed back to the `send` it came from."""
+    def _send_loop(self, index: int) -> None:
+        """A sending thread: one text at a time, its outcome handed back to the `send` it came from;
+        it waits aside while it is beyond the width (`_Width`)."""
         try:
             self.svc.provider.prepare_thread()
         except Exception:  # noqa: BLE001 - the first send builds what is missing, or reports why not
             log.exception("could not prepare a sending thread")
-        while (item := self._work.get()) is not None:
+        width = self._width
+        while True:
+            if index >= width.now:
+                width.park(index)
+            item = self._work.get()
+            if item is None:
+                return
             text, batch = item
             batch.done(text, self._send_one(text))
 
@@ -424,30 +565,16 @@ class Sender:
             self._leases.release([text.id for text, _ in done])
 
     def _claim(self, session: Session, ids: list[int], outcome: Outcome) -> list[_Claimed]:
-        # Each UPDATE finds its rows by primary key (`unindexed` keeps SQLite off the status index,
-        # which would scan every pending text of a 100,000-member layer for each chunk).
+        # The statements are _RECLAIM, _CLAIM and _CLAIMED_ROWS, on the table, not the ORM class:
+        # nothing of these rows is loaded in this session yet, so the ORM's bulk-update bookkeeping
+        # (synchronizing loaded objects) is pure cost per chunk.
         now = self.clock()
-        stale = now - self.lease
-        sending = DeliveryStatus.SENDING.value
-        # Claims abandoned by a dead worker: the provider may have the text already.
-        # Each claim bumps `attempts`: the new value is this claim's fencing token.
-        # On the table, not the ORM class: nothing of these rows is loaded in this session yet, so
-        # the ORM's bulk-update bookkeeping (synchronizing loaded objects) is pure cost per chunk.
-        c = _OUTBOX.c
         connection = session.connection()
         tokens: dict[int, int] = dict(connection.execute(  # type: ignore[arg-type]
-            _OUTBOX.update()
-            .where(c.id.in_(ids), unindexed(c.status) == sending, c.claimed_at <= stale)
-            .values(claimed_at=now, attempts=c.attempts + 1)
-            .returning(c.id, c.attempts)
-        ).all())
+            _RECLAIM, {"ids": ids, "stale": now - self.lease, "now": now}).all())
         reclaimed = set(tokens)
         fresh_tokens: dict[int, int] = dict(connection.execute(  # type: ignore[arg-type]
-            _OUTBOX.update()
-            .where(c.id.in_(ids), unindexed(c.status) == DeliveryStatus.PENDING.value)
-            .values(status=sending, claimed_at=now, attempts=c.attempts + 1)
-            .returning(c.id, c.attempts)
-        ).all())
+            _CLAIM, {"ids": ids, "now": now}).all())
         fresh = set(fresh_tokens)
         tokens.update(fresh_tokens)
         if not reclaimed and not fresh:
@@ -455,15 +582,7 @@ class Sender:
         # Plain columns, not ORM objects: loading a whole row per text (every date parsed) was a
         # tenth of the workers' CPU per text. The rare text that must be changed here (reconciled,
         # expired, cancelled) is loaded on its own.
-        members = cast(Table, Member.__table__).c
-        rows = list(connection.execute(
-            select(c.id, c.to_token, c.body_token, c.segments, c.purpose, c.valid_until, c.incident_id,
-                   c.member_id, c.layer, c.channel, members.status.label("member_status"),
-                   members.undeliverable_code, members.language)
-            .select_from(_OUTBOX.outerjoin(Member.__table__, members.id == c.member_id))
-            .where(c.id.in_(reclaimed | fresh))
-            .order_by(c.id)
-        ).all())
+        rows = list(connection.execute(_CLAIMED_ROWS, {"ids": sorted(reclaimed | fresh)}).all())
         order = {message_id: i for i, message_id in enumerate(ids)}
         rows.sort(key=lambda row: order[row.id])
         answered = self._answered_calls(session, rows)
@@ -590,14 +709,9 @@ class Sender:
         since = self._leases.since(text.id)
         if not text.bulk and since is not None and now - since + self.send_timeout + _SLACK < self.lease:
             return True
-        c = _OUTBOX.c
         with self.svc.db.session() as session:
             still = session.connection().execute(
-                _OUTBOX.update()
-                .where(c.id == text.id, c.attempts == text.token, c.status == DeliveryStatus.SENDING.value)
-                .values(claimed_at=now)
-                .returning(c.id)
-            ).first() is not None
+                _STILL_OURS, {"mid": text.id, "tok": text.token, "now": now}).first() is not None
         if still:
             self._leases.renewed([text.id], now)
         return still
@@ -626,7 +740,10 @@ class Sender:
             if text.is_call:
                 return self._place_call(text)
             callback = status_callback_url(self.svc, text.id)
-            return self.svc.provider.send_sms(text.to, text.body, status_callback=callback, validity_period=validity)
+            started = time.monotonic()
+            sent = self.svc.provider.send_sms(text.to, text.body, status_callback=callback, validity_period=validity)
+            self._width.took(time.monotonic() - started)
+            return sent
         except ProviderError as exc:
             return exc
         except Exception as exc:  # noqa: BLE001 - a bug or outage must not lose the batch
@@ -694,19 +811,7 @@ class Sender:
                         text.id, text.member_id, text.incident_id, text.layer, text.purpose, result.code), now))
                 log.info("message %s to %s failed permanently: %s", text.id, mask_phone(text.to), result.code)
         if sent_rows:
-            table = cast(Table, OutboundMessage.__table__)
-            # One executemany for the whole chunk; a status callback may already have moved it on,
-            # and only our own claim is recorded (a reconciling worker may have recorded it). A
-            # broadcast cancelled after our last check was still sent: the record says so.
-            session.connection().execute(
-                table.update()
-                .where(table.c.id == bindparam("mid"), table.c.attempts == bindparam("tok"),
-                       (table.c.status == DeliveryStatus.SENDING.value)
-                       | (table.c.status == DeliveryStatus.CANCELLED.value))
-                .values(status=DeliveryStatus.QUEUED.value, provider_sid=bindparam("sid"), sent_at=bindparam("now"),
-                        status_at=bindparam("now"), error_code=None),
-                sent_rows,
-            )
+            session.connection().execute(_RECORD_SENT, sent_rows)  # one executemany for the whole chunk
             outcome.sent += len(sent_rows)
             self._thread_sent(session, sent, now)
 
