@@ -85,6 +85,30 @@ class CpuBench(Bench):
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 for n, w in enumerate(self.workers)]
 
+    def wait_for(self, count: int, timeout: float = 600) -> None:
+        """Until the fake holds `count` texts; a failed job or a dead worker ends the bench at once
+        with its error, rather than after the timeout."""
+        from rq.job import Job
+        from rq.registry import FailedJobRegistry
+        from rq.serializers import JSONSerializer
+
+        from rapidresponse.jobs import queues
+
+        registries = [FailedJobRegistry(self.env["QUEUE_PREFIX"] + name, connection=self.svc.redis,
+                                        serializer=JSONSerializer) for name in queues.ALL]
+        deadline = time.time() + timeout
+        while (sent := self.fake.count()) < count:
+            for registry in registries:
+                for job_id in registry.get_job_ids():
+                    job = Job.fetch(job_id, connection=self.svc.redis, serializer=JSONSerializer)
+                    raise SystemExit(f"job {job.func_name} failed ({sent} of {count} sent):\n{job.exc_info}")
+            dead = [w.pid for w in self.workers if w.poll() is not None]
+            if dead:
+                raise SystemExit(f"worker {dead} exited ({sent} of {count} sent)")
+            if time.time() > deadline:
+                raise SystemExit(f"timed out: {sent} of {count} sent")
+            time.sleep(0.2)
+
     def workers_cpu(self, system: bool | None = None) -> float:
         return sum(cpu_seconds(w.pid, system=system) for w in self.workers)
 
