@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Insert, Table, bindparam, exists, func, select, update
+from sqlalchemy import Connection, Insert, Table, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from rapidresponse.broadcasts import service as broadcasts
@@ -115,27 +115,29 @@ def receive(svc: Services, text: InboundText, now: datetime) -> Handled:
     body = text.body[:MAX_BODY]
     cipher = svc.cipher
     forgotten = deletes.forgotten_sid(cipher, text.message_sid)
-    with svc.db.transaction() as conn:
-        stored_id = conn.scalar(_store(conn.dialect.name), {
-            "message_sid": text.message_sid, "from_index": cipher.blind_index(phone),
-            "from_token": cipher.encrypt(phone), "body_token": cipher.encrypt(body), "received_at": now,
-            "forgotten": forgotten})
-        # Not stored: a retry. Of a text already deleted at the provider, it is done with; of one
-        # still here, the claim below tells whether it is handled already.
-        if stored_id is None and conn.scalar(_SID_TAKEN, {"sid": forgotten}) is not None:
-            return Handled(duplicate=True)
-    # The number and text just stored are handed on as they are: no reading back, no decrypting.
-    return handle_stored(svc, text.message_sid, now, known=(phone, body))
+    with svc.db.connection() as conn:
+        with conn.begin():  # committed before the text is handled
+            stored_id = conn.scalar(_store(conn.dialect.name), {
+                "message_sid": text.message_sid, "from_index": cipher.blind_index(phone),
+                "from_token": cipher.encrypt(phone), "body_token": cipher.encrypt(body), "received_at": now,
+                "forgotten": forgotten})
+            # Not stored: a retry. Of a text already deleted at the provider, it is done with; of one
+            # still here, the claim below tells whether it is handled already.
+            if stored_id is None and conn.scalar(_SID_TAKEN, {"sid": forgotten}) is not None:
+                return Handled(duplicate=True)
+        # The number and text just stored are handed on as they are: no reading back, no decrypting.
+        return handle_stored(svc, text.message_sid, now, known=(phone, body), conn=conn)
 
 
 def handle_stored(svc: Services, message_sid: str, now: datetime, *, reply_by_text: bool = False,
-                  known: tuple[str, str] | None = None) -> Handled:
+                  known: tuple[str, str] | None = None, conn: Connection | None = None) -> Handled:
     """Handle a stored text exactly once (the webhook, or the sweep for one whose handling failed).
 
     The webhook answers in TwiML; the sweep, long after the webhook answered, sends the reply as a text.
-    `known` is the (number, text) the caller has just stored, so they need not be decrypted again.
+    `known` is the (number, text) the caller has just stored, so they need not be decrypted again;
+    `conn` the connection it was stored on, for this transaction too.
     """
-    with svc.db.session() as session:
+    with svc.db.session(conn) as session:
         conn = session.connection()
         claimed = conn.execute(_CLAIM, {"sid": message_sid}).first()
         if claimed is None:
