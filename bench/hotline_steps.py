@@ -27,19 +27,16 @@ import gc
 import json
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from cryptography.fernet import Fernet
 from sqlalchemy import event, func, select
 from twilio.request_validator import RequestValidator
 
-from bench.stack import reset_postgres
+from bench.stack import app_in_process
 from bench.voice_calls import TREES  # the same trees: one verifier layer, no members
 
 ACCOUNT_SID = "AC" + "e" * 32
@@ -64,29 +61,15 @@ def main() -> int:
     parser.add_argument("--job", action="store_true", help="also time the worker's first evaluation of each report")
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="rr-hotline-steps-"))
-    (tmp / "trees.toml").write_text(TREES, encoding="utf-8")
-    url = args.database_url or f"sqlite:///{tmp / 'steps.sqlite3'}"
-    if url.startswith("postgres"):
-        reset_postgres(url)
-    env = {"SECRET_KEY": "hotline-steps-secret-0123456789", "DATA_KEY": Fernet.generate_key().decode(),
-           "DATABASE_URL": url, "REDIS_URL": args.redis_url, "PUBLIC_BASE_URL": BASE,
-           "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM_NUMBER": FROM,
-           "TREES_FILE": str(tmp / "trees.toml"), "QUEUE_PREFIX": f"steps-{uuid.uuid4().hex[:8]}:",
-           "LOG_LEVEL": "WARNING"}
-    from rapidresponse import create_app
-    from rapidresponse.cli import db_upgrade
+    svc, app = app_in_process("hotline-steps", TREES, args.database_url, args.redis_url, {
+        "PUBLIC_BASE_URL": BASE, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": FROM})
     from rapidresponse.db import utcnow
     from rapidresponse.escalation.service import evaluate
     from rapidresponse.heap import freeze_startup
     from rapidresponse.incidents.models import Incident
-    from rapidresponse.services import build_services
-    from rapidresponse.settings import Settings
 
-    settings = Settings.from_env(env)
-    db_upgrade(settings.database_url)
-    svc = build_services(settings)
-    client = create_app(services=svc).test_client()
+    client = app.test_client()
     validator = RequestValidator(AUTH_TOKEN)
     current = [""]
     statements: Counter[str] = Counter()
@@ -164,7 +147,7 @@ def main() -> int:
     for i in range(args.calls):
         call(i)
     print(json.dumps({
-        "database": "postgresql" if url.startswith("postgres") else "sqlite", "calls": args.calls,
+        "database": svc.db.engine.dialect.name, "calls": args.calls,
         "full_collections": gc.get_stats()[2]["collections"] - collections_before,
         "steps": {name: {"cpu_p50_ms": round(statistics.median(times), 2),
                          "cpu_mean_ms": round(statistics.mean(times), 2),
