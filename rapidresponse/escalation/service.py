@@ -251,7 +251,11 @@ def alert_ordered_layer(svc: Services, session: Session, incident: Incident, tre
     if not chosen:
         after.extend(evaluate(svc, session, incident.id, now))
         return after
-    after.send_ids.extend(record_alerts(svc, session, incident, tree, layer, chosen, now, alerted_at=now))
+    # Recorded a chunk at a time (one transaction still): a whole layer's texts and rows built at
+    # once took a 100,000-member layer's planning from 128 to 287 MB.
+    for start in range(0, len(chosen), PLAN_CHUNK):
+        after.send_ids.extend(record_alerts(svc, session, incident, tree, layer, chosen[start : start + PLAN_CHUNK],
+                                            now, alerted_at=now))
     after.timers.append((incident.id, min(layer_due, next_wave) if next_wave else layer_due))
     return after
 

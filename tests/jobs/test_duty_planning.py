@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from rapidresponse.duty import service as duty
+from rapidresponse.escalation import service as escalation
 from rapidresponse.incidents.models import IncidentLayer, ThreadEvent
 from rapidresponse.members.models import Member
 from rapidresponse.messaging.models import OutboundMessage, Purpose
@@ -216,3 +217,16 @@ def test_the_sweep_finds_a_due_wave_and_only_within_the_layers_wait(client, svc)
         assert incident.id not in due_incidents(session, DAY + timedelta(seconds=59))
         assert incident.id in due_incidents(session, DAY + timedelta(seconds=60))
         assert incident.id not in due_incidents(session, DAY + timedelta(seconds=151))
+
+
+def test_a_layer_planned_whole_is_recorded_a_chunk_at_a_time_in_rotation_order(client, svc, monkeypatch):
+    """Five on duty, chunks of two: everyone is alerted once, least recently alerted first."""
+    monkeypatch.setattr(escalation, "PLAN_CHUNK", 2)
+    use_trees(svc, {"name": "responders", "quorum": 5, "on_duty": "05:00-14:00"})
+    members = responders(svc, 5)
+    for n, member in enumerate(members):  # the last was alerted longest ago: it goes first
+        set_member(svc, member, last_alerted_at=DAY - timedelta(hours=1 + n))
+    incident = open_by_text(client, "ICE 5th and Main")
+    after = run(svc, incident.id, DAY)
+    assert alerted(svc, incident.id) == members[::-1]
+    assert len(after.send_ids) == 5
