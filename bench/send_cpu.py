@@ -18,6 +18,8 @@ the CPU figures are then not the ones to quote).
 
 Measured 2026-12-02 01:58 UTC (SQLite, 5,000 members, 2 workers, 3 pairs, load average 5.8 on this
 shared 2-core machine): workers 1.35 ms, bare loop 0.75 ms per text, median ratio 1.82 (target not met).
+2026-12-02 06:35-06:44 UTC, after the sending threads' width follows the provider (load 7-9): workers
+1.49 and 1.36 ms, bare loop 0.98 and 0.83 ms per text, median ratios 1.65 and 1.62 (target not met).
 """
 
 from __future__ import annotations
