@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import responses
 from cryptography.fernet import Fernet
+from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import create_engine, text
 from twilio.request_validator import RequestValidator
@@ -146,9 +147,20 @@ def clear_queues(redis: Redis, prefix: str) -> None:
         redis.delete(*keys)
 
 
+class AnsweredClient(FlaskClient):
+    """Flask's test client, each response closed once it is read, as a server closes it once sent:
+    a webhook's work queued after its answer (webhooks.routes.queue_once_answered) is queued
+    before the test goes on."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
 def testing_app(services: Services) -> Any:
     app = create_app(services=services)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    app.test_client_class = AnsweredClient
     return app
 
 

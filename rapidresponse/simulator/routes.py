@@ -155,9 +155,12 @@ def _fetch(req: twiml.Request) -> str | None:
     except Exception:  # noqa: BLE001 - Twilio would say "an application error has occurred" and hang up
         log.exception("a webhook failed during a simulated call")
         return None
-    if response is None or response.status_code != 200:
+    if response is None:
         return None
-    return response.get_data(as_text=True)
+    try:
+        return response.get_data(as_text=True) if response.status_code == 200 else None
+    finally:
+        response.close()  # as a server does once it is sent: the work it queues is queued then
 
 
 def _notify(req: twiml.Request) -> None:

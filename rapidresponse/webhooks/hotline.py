@@ -21,7 +21,7 @@ from rapidresponse.hotline import service as hotline
 from rapidresponse.i18n import say_options
 from rapidresponse.jobs.dispatch import dispatch
 from rapidresponse.services import Services
-from rapidresponse.webhooks.routes import services, twilio_signed
+from rapidresponse.webhooks.routes import queue_once_answered, services, twilio_signed
 
 bp = Blueprint("hotline", __name__, url_prefix="/twilio")
 PATH = "/twilio/voice"
@@ -143,9 +143,11 @@ def recorded(svc: Services, call_sid: str, from_raw: str, language: str) -> Resp
         call_sid=call_sid, from_raw=from_raw, recording_sid=recording_sid, duration=duration,
         digits=form.get("Digits", ""), tree=tree, language=language, attempt=attempt,
     ), utcnow())
-    dispatch(svc, outcome.after)
     if outcome.what == flow.AfterRecording.REPORT and outcome.code:
-        return render(svc, flow.reported(outcome.code, language, someone_alerted=outcome.someone_alerted))
+        # The code is read back at once; the report's first alerts are queued once it is said.
+        return queue_once_answered(svc, outcome.after, render(
+            svc, flow.reported(outcome.code, language, someone_alerted=outcome.someone_alerted)))
+    dispatch(svc, outcome.after)
     if outcome.what == flow.AfterRecording.AGAIN:
         return render(svc, flow.record(tree or hotline.menu(svc).default_tree, language, attempt=attempt + 1))
     return render(svc, flow.Hangup(()))  # they hung up: Twilio ignores the answer
@@ -163,6 +165,6 @@ def coordinator(svc: Services, call_sid: str, from_raw: str, digits: str, langua
         done = hotline.decide(svc, call_sid, from_raw, choice.decision, choice.incident_id, now)
         if done is None:
             return render(svc, flow.menu(hotline.menu(svc), language))
-        dispatch(svc, done.after)
-        return render(svc, flow.decided(choice.decision, done.changed, done.code, language, closed=done.closed))
+        return queue_once_answered(svc, done.after, render(
+            svc, flow.decided(choice.decision, done.changed, done.code, language, closed=done.closed)))
     return render(svc, choice)

@@ -58,6 +58,23 @@ def message_twiml(reply: str | None, action: str | None = None) -> Response:
                     "</Response>", mimetype="application/xml")
 
 
+def queue_once_answered(svc: Services, after: AfterCommit, response: Response) -> Response:
+    """`response`, with the work its request committed handed to Redis once it is sent (when the
+    server closes it): Twilio, and the caller on the line, wait for the answer and not also for
+    the queue's round trips. Whatever happens between the two (the process dies, Redis is down),
+    nothing is lost: what was committed is in the database, and the sweep queues it from there
+    (an incident nobody started, texts recorded and never sent), as after a Redis outage."""
+
+    def queue() -> None:
+        try:
+            dispatch(svc, after)
+        except Exception:  # the answer is gone: nobody is left to tell but the log
+            log.exception("queueing the work of an answered webhook failed; the sweep will queue it")
+
+    response.call_on_close(queue)
+    return response
+
+
 @bp.post("/sms")
 @twilio_signed
 def sms() -> Response:
@@ -68,12 +85,11 @@ def sms() -> Response:
         abort(400, "MessageSid, From and Body are required")
     svc = services()
     handled = receive(svc, InboundText(message_sid=sid, from_number=sender, body=form.get("Body", "")), utcnow())
-    dispatch(svc, handled.after)
     if not handled.reply:
-        return message_twiml(None)
+        return queue_once_answered(svc, handled.after, message_twiml(None))
     # `action` is where Twilio sends the reply's status callbacks: its SID, for the delete.
     action = status_callback_url(svc, handled.reply_id) if handled.reply_id is not None else None
-    return message_twiml(handled.reply, action)
+    return queue_once_answered(svc, handled.after, message_twiml(handled.reply, action))
 
 
 @bp.post("/status")

@@ -12,10 +12,9 @@ from rapidresponse.alertcalls import twiml
 from rapidresponse.alertcalls.service import Keypress, Reply, on_keypress
 from rapidresponse.db import parse_id, utcnow
 from rapidresponse.i18n import say_options
-from rapidresponse.jobs.dispatch import dispatch
 from rapidresponse.messaging import delivery
 from rapidresponse.messaging.models import DeliveryStatus
-from rapidresponse.webhooks.routes import hand_on_status, services, twilio_signed
+from rapidresponse.webhooks.routes import hand_on_status, queue_once_answered, services, twilio_signed
 
 bp = Blueprint("voice_alerts", __name__, url_prefix="/twilio/voice")
 
@@ -69,8 +68,7 @@ def alert() -> Response:
     """The member pressed a key (or none) during an alert call."""
     svc = services()
     reply = on_keypress(svc, parse_keypress(request.form, request.args.to_dict(flat=False)), utcnow())
-    dispatch(svc, reply.after)
-    return answer(reply)
+    return queue_once_answered(svc, reply.after, answer(reply))
 
 
 def parse_call_status(form: Mapping[str, str], m: list[str]) -> delivery.StatusUpdate:

@@ -4,11 +4,14 @@ recording that opens a report read back letter by letter, and no caller ever dro
 from __future__ import annotations
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from rapidresponse.hotline.models import CallOutcome, InboundCall, Recording
 from rapidresponse.incidents.models import Incident, ThreadEvent
 from rapidresponse.incidents.service import plan_of
+from rapidresponse.jobs import queues
+from rapidresponse.jobs.dispatch import START_INCIDENT
 from rapidresponse.messaging.models import OutboundMessage
 from rapidresponse.services import Services
 from tests.conftest import PUBLIC_BASE_URL, add_member, signed_post
@@ -327,3 +330,20 @@ def test_the_report_alerts_the_verifiers_first(client, svc):
     with svc.db.session() as session:
         alerted = list(session.scalars(select(OutboundMessage.layer).where(OutboundMessage.incident_id == incident.id)))
     assert alerted == [1]
+
+
+def test_the_code_is_read_back_before_the_first_alerts_are_queued(app, svc):
+    """The caller hears the code without waiting on the queue: the report (stored, committed) is
+    handed to Redis once the answer is sent, when the server closes the response, and then it is."""
+    add_member(svc, VERIFIER, roles="responder", trees={"ice": 1})
+    urgent = queues.queue(svc, queues.URGENT)
+    call = HotlineCall(FlaskClient(app, app.response_class), CALLER)  # responses left open, as while sending
+    call.ring()
+    call.press("1")
+    response = call.post(call.last.action, RecordingSid="RE" + "1" * 32, RecordingDuration="20", Digits="#")
+    [incident] = incidents(svc)
+    assert spelled(incident.code) in response.get_data(as_text=True)
+    assert urgent.count == 0
+    response.close()  # the answer is sent
+    [job] = urgent.jobs
+    assert job.func_name == START_INCIDENT and job.args == [incident.id]
