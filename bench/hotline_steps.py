@@ -4,7 +4,8 @@ from everything else the machine is doing.
     python -m bench.hotline_steps [--calls 200] [--database-url postgresql://...] [--job]
 
 Each call is what bench.voice_calls plays, posted to the app with Flask's test client and signed
-exactly as Twilio signs: the greeting, 1 at the menu, a 20-second recording (which opens the
+exactly as Twilio signs (each response closed once read, as a server closes it once sent, which
+is when a webhook queues its work): the greeting, 1 at the menu, a 20-second recording (which opens the
 incident), the number's status callback. Prints, per step, the CPU this process spent (p50 and
 mean, ms), the statements run and their wall time (for PostgreSQL, mostly the server's). With
 --job, also the worker's first evaluation of each report (escalation.evaluate, what the
@@ -123,7 +124,7 @@ def main() -> int:
             path = "/twilio/voice" + (f"?{urlencode(query)}" if query else "")
             headers = {"X-Twilio-Signature": validator.compute_signature(BASE + path, params)}
             response = timed(name, lambda path=path, params=params, headers=headers:
-                             client.post(path, data=params, headers=headers))
+                             client.post(path, data=params, headers=headers, buffered=True))
             if response.status_code not in (200, 204):
                 raise SystemExit(f"{name}: {response.status_code} {response.data[:200]!r}")
         if args.job:

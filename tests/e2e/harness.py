@@ -22,7 +22,15 @@ from rapidresponse import create_app
 from rapidresponse.cli import db_upgrade
 from rapidresponse.services import Services, build_services
 from rapidresponse.settings import Settings
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, REDIS_URL, add_member, clear_queues
+from tests.conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FROM_NUMBER,
+    REDIS_URL,
+    AnsweredClient,
+    add_member,
+    clear_queues,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,6 +115,7 @@ class Stack:
         db_upgrade(self.settings.database_url)
         self.svc: Services = build_services(self.settings)
         self.app = create_app(services=self.svc)
+        self.app.test_client_class = AnsweredClient
         self.client = self.app.test_client()
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         self.workers: list[subprocess.Popen[bytes]] = []
