@@ -94,7 +94,11 @@ def main() -> int:
 
     def post(text: dict[str, Any]) -> None:
         statuses: list[str] = []
-        body = b"".join(app(text, lambda status, headers, exc_info=None: statuses.append(status)))
+        answer = app(text, lambda status, headers, exc_info=None: statuses.append(status))
+        try:
+            body = b"".join(answer)
+        finally:
+            answer.close()  # as gunicorn does once it is sent: the webhook queues its work then
         if not statuses[0].startswith("200"):
             raise SystemExit(f"{statuses[0]}: {body[:200]!r}")
 
