@@ -169,6 +169,18 @@ class Database:
             yield conn
 
     @contextmanager
+    def autocommit_on(self, conn: Connection) -> Iterator[Session]:
+        """autocommit_session() on `conn` (from connection(), not in a transaction), which goes
+        back to transactions afterwards: statements safe on their own, then a session(conn), on one
+        checkout from the pool (on PostgreSQL, one pre-ping fewer)."""
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            with self.session(conn) as session:
+                yield session
+        finally:
+            conn.execution_options(isolation_level=conn.default_isolation_level)
+
+    @contextmanager
     def autocommit_session(self) -> Iterator[Session]:
         """A session whose every statement commits on its own, for work that needs no transaction
         around its statements: reads, and single statements each safe on its own (an insert that

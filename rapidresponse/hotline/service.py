@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from rapidresponse import audit
@@ -214,13 +214,19 @@ class RecordingOutcome:
 def on_recording(svc: Services, done: RecordingDone, now: datetime) -> RecordingOutcome:
     """A finished recording: stored (for the delete at the provider) and, when it says something
     or the caller stays on the line, a report. One report per call, however often it is posted."""
-    cipher = svc.cipher
     phone = caller_number(done.from_raw, svc.settings.default_region)
     # The call and its recording are each committed by their own statement (no transaction
-    # around them, two round trips fewer on PostgreSQL), before the report is opened: if opening
-    # it fails, or the process dies, the recording is still ours to delete at the provider, and
-    # the same callback posted again, or the sweep (report_stranded), reports it.
-    with svc.db.autocommit_session() as stored:
+    # around them, two round trips fewer on PostgreSQL), before the report is opened on the same
+    # connection: if opening it fails, or the process dies, the recording is still ours to delete
+    # at the provider, and the same callback posted again, or the sweep (report_stranded), reports it.
+    with svc.db.connection() as conn:
+        return _on_recording(svc, conn, done, phone, now)
+
+
+def _on_recording(svc: Services, conn: Connection, done: RecordingDone, phone: str | None,
+                  now: datetime) -> RecordingOutcome:
+    cipher = svc.cipher
+    with svc.db.autocommit_on(conn) as stored:
         call = store_call(stored, cipher, done.call_sid, phone, now)
         if done.recording_sid:
             outbox.insert_ignoring_duplicates(stored, Recording, [{
@@ -240,7 +246,7 @@ def on_recording(svc: Services, done: RecordingDone, now: datetime) -> Recording
             return RecordingOutcome(decision)
     tree = svc.trees.get(done.tree) if done.tree in svc.trees else svc.trees.hotline_tree
     sid_index = recording_sid_index(cipher, done.recording_sid) if done.recording_sid else None
-    with svc.db.session() as session:
+    with svc.db.session(conn) as session:
         return open_report(svc, session, call, phone, tree, done.duration, sid_index, now)
 
 
