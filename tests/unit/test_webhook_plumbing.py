@@ -1,15 +1,12 @@
-"""The web's per-request signature check and TwiML answer, made cheaper, still decide and say as before."""
+"""The web's per-request signature check, made cheaper, still decides as before."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
 from twilio.request_validator import RequestValidator
-from twilio.twiml.messaging_response import MessagingResponse
 
 from rapidresponse.messaging.signature import is_signed
-from rapidresponse.webhooks.routes import message_twiml
 
 TOKEN = "plumbing-token-0123456789abcdef01"
 PARAMS = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "sent", "AccountSid": "AC" + "c" * 32}
@@ -39,19 +36,3 @@ def test_signature_with_the_default_port_and_the_previous_token_still_pass() -> 
     assert is_signed(settings("old-token-0123456789abcdef012345"), url, PARAMS, old)
     assert not is_signed(settings(), url, PARAMS, old)
 
-
-
-@pytest.mark.parametrize(("reply", "action"), [
-    ("Reply 1 & <2> \"now\" 'ok' ñ 🚨 ]]>", "https://rr.example.org/twilio/status?m=7&x=<y>"),
-    ("HELP: text YES to join", None),
-    (None, None),
-])
-def test_a_texts_twiml_answer_is_the_document_twilios_builder_writes(reply: str | None, action: str | None) -> None:
-    """The reply (any characters, escaped) and its action URL reach Twilio exactly as twilio's
-    MessagingResponse would write them; no reply is an empty <Response />."""
-    expected = MessagingResponse()
-    if reply is not None:
-        expected.message(reply, action=action)
-    answer = message_twiml(reply, action)
-    assert answer.get_data(as_text=True) == str(expected)
-    assert answer.mimetype == "application/xml"
