@@ -226,11 +226,12 @@ def on_recording(svc: Services, done: RecordingDone, now: datetime) -> Recording
 def _on_recording(svc: Services, conn: Connection, done: RecordingDone, phone: str | None,
                   now: datetime) -> RecordingOutcome:
     cipher = svc.cipher
+    sid_index = recording_sid_index(cipher, done.recording_sid) if done.recording_sid else None
     with svc.db.autocommit_on(conn) as stored:
         call = store_call(stored, cipher, done.call_sid, phone, now)
         if done.recording_sid:
             outbox.insert_ignoring_duplicates(stored, Recording, [{
-                "sid_index": recording_sid_index(cipher, done.recording_sid),
+                "sid_index": sid_index,
                 "sid_token": cipher.encrypt(done.recording_sid), "call_id": call.id, "language": done.language,
                 "duration_seconds": done.duration, "created_at": now, "delete_attempts": 0,
                 "incident_id": call.incident_id,
@@ -245,7 +246,6 @@ def _on_recording(svc: Services, conn: Connection, done: RecordingDone, phone: s
             mark_missed(stored, call.id, now)
             return RecordingOutcome(decision)
     tree = svc.trees.get(done.tree) if done.tree in svc.trees else svc.trees.hotline_tree
-    sid_index = recording_sid_index(cipher, done.recording_sid) if done.recording_sid else None
     with svc.db.session(conn) as session:
         return open_report(svc, session, call, phone, tree, done.duration, sid_index, now)
 
