@@ -76,6 +76,9 @@ class Settings:
     # Looking up what was already sent (reconciliation) may take longer than a send.
     lookup_timeout_seconds: float = 15.0
     sweep_interval_seconds: float = 5.0
+    # The workers' scheduling priority below the web's (Unix nice, 0-19): when both want the same
+    # cores, a caller waiting on the hotline's answer goes first; idle cores still go to the workers.
+    worker_nice: int = 10
     unknown_sender_reply_limit: int = 3
     # A member's text that is no keyword and no incident's, within this many hours of a broadcast
     # (the last text we sent them), lands in that broadcast's thread. 0: never.
@@ -177,6 +180,7 @@ class Settings:
             send_timeout_seconds=_float(env, "SEND_TIMEOUT_SECONDS", 5.0, low=0.1),
             lookup_timeout_seconds=_float(env, "LOOKUP_TIMEOUT_SECONDS", 15.0, low=0.1),
             sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0, low=0.05),
+            worker_nice=_int(env, "WORKER_NICE", 10, low=0, high=19),
             unknown_sender_reply_limit=_int(env, "UNKNOWN_SENDER_REPLY_LIMIT", 3, low=0, high=100),
             broadcast_reply_hours=_float(env, "BROADCAST_REPLY_HOURS", 24.0, low=0.0),
             drill_minutes=_float(env, "DRILL_MINUTES", 30.0, low=1.0),

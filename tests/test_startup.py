@@ -43,13 +43,14 @@ BAD_SETTINGS = [
     ("PORT", {"PORT": "abc"}),
     ("SECRET_KEY", {"SECRET_KEY": None}),
     ("TREES_FILE", {"TREES_FILE": "/nonexistent/trees.toml"}),
+    ("WORKER_NICE", {"WORKER_NICE": "20"}),
 ]
 
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
 @pytest.mark.parametrize(
     ("name", "overrides"), BAD_SETTINGS,
-    ids=["no-DATA_KEY", "garbage-DATA_KEY", "PORT-abc", "no-SECRET_KEY", "no-TREES_FILE"],
+    ids=["no-DATA_KEY", "garbage-DATA_KEY", "PORT-abc", "no-SECRET_KEY", "no-TREES_FILE", "WORKER_NICE-20"],
 )
 def test_bad_setting_is_one_line_naming_it(tmp_path, entry, name, overrides):
     """A bad setting makes the process exit non-zero with a single stderr line that names the variable."""

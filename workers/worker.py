@@ -141,6 +141,18 @@ class Worker(SimpleWorker):
         return False
 
 
+def run_below_the_web(nice: int) -> int:
+    """Run this process at niceness `nice` (never higher in priority than it already is), before
+    any thread starts: on Linux a thread's niceness is its own, and threads and the scheduler child
+    inherit it from the thread that makes them. Returns the niceness now."""
+    if not hasattr(os, "setpriority"):  # not on this platform: the workers run as started
+        return 0
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice > current:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
 def sweep_forever(svc: Services, stop: threading.Event) -> None:
     from rapidresponse.jobs.tasks import sweep
 
@@ -205,6 +217,7 @@ def main() -> int:
     except (OperationalError, ProgrammingError) as exc:
         print(f"rapidresponse worker: {database_problem(exc)}", file=sys.stderr)
         return 2
+    run_below_the_web(svc.settings.worker_nice)
     stop = threading.Event()
     threading.Thread(target=sweep_forever, args=(svc, stop), name="sweep", daemon=True).start()
     log.info("worker listening on %s (provider: %s)", ", ".join(queues.ALL), svc.settings.provider_name)
