@@ -76,6 +76,12 @@ _recordings = cast(Table, Recording.__table__)
 _CALL_COLUMNS = (_calls.c.id, _calls.c.incident_id, _calls.c.outcome, _calls.c.ended_at)
 _FIND_CALL = select(*_CALL_COLUMNS).where((_calls.c.call_sid == bindparam("sid"))
                                           | (_calls.c.call_sid == bindparam("forgotten")))
+# The recording's step also wants the member calling, if any: found with the call's row, by the
+# keyed hash its greeting stored, rather than by a query of its own (most hotline callers are not
+# members, and then the report reads no member at all).
+_FIND_CALL_AND_CALLER = select(
+    *_CALL_COLUMNS, select(Member.id).where(Member.phone_index == _calls.c.from_index).scalar_subquery(),
+).where((_calls.c.call_sid == bindparam("sid")) | (_calls.c.call_sid == bindparam("forgotten")))
 _CALL_BY_ID = select(*_CALL_COLUMNS).where(_calls.c.id == bindparam("call_id"))
 _CLAIM_FOR_REPORT = update(_calls).where(
     _calls.c.id == bindparam("call_id"), _calls.c.incident_id.is_(None),
@@ -98,13 +104,19 @@ class StoredCall:
     incident_id: int | None
     outcome: str | None
     ended_at: datetime | None
+    # Read with the row when asked (with_caller): the calling member's id, None for a non-member.
+    member_id: int | None = None
+    caller_known: bool = False
 
 
-def find_call(session: Session, cipher: FieldCipher, call_sid: str) -> StoredCall | None:
+def find_call(session: Session, cipher: FieldCipher, call_sid: str, *, with_caller: bool = False) -> StoredCall | None:
     """The call by its CallSid, or by what is kept of it once deleted at the provider."""
-    row = session.connection().execute(_FIND_CALL, {"sid": call_sid,
-                                                    "forgotten": forgotten_call_sid(cipher, call_sid)}).first()
-    return StoredCall(*row) if row is not None else None
+    statement = _FIND_CALL_AND_CALLER if with_caller else _FIND_CALL
+    row = session.connection().execute(statement, {"sid": call_sid,
+                                                   "forgotten": forgotten_call_sid(cipher, call_sid)}).first()
+    if row is None:
+        return None
+    return StoredCall(*row, caller_known=True) if with_caller else StoredCall(*row)
 
 
 def call_by_id(session: Session, call_id: int) -> StoredCall | None:
@@ -112,10 +124,11 @@ def call_by_id(session: Session, call_id: int) -> StoredCall | None:
     return StoredCall(*row) if row is not None else None
 
 
-def store_call(session: Session, cipher: FieldCipher, call_sid: str, phone: str | None, now: datetime) -> StoredCall:
+def store_call(session: Session, cipher: FieldCipher, call_sid: str, phone: str | None, now: datetime, *,
+               with_caller: bool = False) -> StoredCall:
     """The call's row, inserted if this is the first we hear of it (a retry finds it stored, even
     once its record at the provider is deleted)."""
-    known = find_call(session, cipher, call_sid)
+    known = find_call(session, cipher, call_sid, with_caller=with_caller)
     if known is not None:
         return known
     call = outbox.insert_unless_taken(session, InboundCall, {
@@ -137,8 +150,13 @@ _WHO_CALLS = select(
 )
 
 
-def member_calling(session: Session, cipher: FieldCipher, phone: str | None) -> Member | None:
-    """The member whose number calls, if any (a withheld caller is nobody's)."""
+def member_calling(session: Session, cipher: FieldCipher, phone: str | None,
+                   call: StoredCall | None = None) -> Member | None:
+    """The member whose number calls, if any (a withheld caller is nobody's); read by the id found
+    with the call's row when it was (`find_call(with_caller=True)`)."""
+    if call is not None and call.caller_known:
+        return session.get(Member, call.member_id, options=[lazyload(Member.tags)]) \
+            if call.member_id is not None else None
     return registry.find_by_index(session, cipher.blind_index(phone)) if phone is not None else None
 
 
@@ -228,7 +246,7 @@ def _on_recording(svc: Services, conn: Connection, done: RecordingDone, phone: s
     cipher = svc.cipher
     sid_index = recording_sid_index(cipher, done.recording_sid) if done.recording_sid else None
     with svc.db.autocommit_on(conn) as stored:
-        call = store_call(stored, cipher, done.call_sid, phone, now)
+        call = store_call(stored, cipher, done.call_sid, phone, now, with_caller=True)
         if done.recording_sid:
             outbox.insert_ignoring_duplicates(stored, Recording, [{
                 "sid_index": sid_index,
@@ -256,7 +274,7 @@ def open_report(svc: Services, session: Session, call: StoredCall, phone: str | 
     (with its recording linked) in the same transaction: of two attempts at once (a repeated
     callback, the sweep), one opens it; the other waits on the call's row, finds it claimed, and
     its incident is rolled back unseen."""
-    member = member_calling(session, svc.cipher, phone)
+    member = member_calling(session, svc.cipher, phone, call)
     text = f"voice report, {duration} s" if duration else "voice report, nothing said"
     reported = responses.report(svc, session, tree, text=text, reporter_phone=phone or WITHHELD,
                                 reporter=member if member is not None and member.is_active else None,
