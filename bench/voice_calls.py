@@ -4,7 +4,7 @@ while texts keep their own rate.
     python -m bench.voice_calls [--callers 40] [--concurrency 4] [--voice-members 30]
                                 [--sms-members 60] [--calls-per-second 2] [--texts-per-second 10]
                                 [--workers 2] [--database-url URL] [--only hotline|calls]
-                                [--caller-pace SECONDS]
+                                [--caller-pace SECONDS] [--arrivals-per-second RATE]
 
 Runs the shipped web line of the Procfile (gunicorn) on --port, RQ workers, and the loopback fake
 Twilio in its own process (so its arrival times are not this process's), which plays every call as
@@ -17,6 +17,10 @@ Twilio would (signed requests to the TwiML's URLs), driven through its admin API
   figure is that of a saturated machine; --caller-pace S plays each second of the call (2 s a
   <Say>, 1 s a key, the recording's length) in S real seconds, spacing the requests as real calls
   do (0.05: 20 times faster than real calls). The JSON gives the calls per second either way.
+  --concurrency callers who play the same script at the same pace stay in step: all of them post
+  their recording in the same few milliseconds. --arrivals-per-second R starts each call at a
+  random moment instead (a Poisson process of R calls a second, seeded), however many are on the
+  line then, as independent callers do; with --caller-pace each call lasts as long as it would.
   Beside the web process: --workers RQ workers (one start_incident job per report; the bench's
   trees have no members, so no fan-out) and the fake playing --concurrency calls; the JSON gives
   the load average before and after, since other work on the machine moves the tail most, and
@@ -32,6 +36,7 @@ import argparse
 import importlib.util
 import json
 import os
+import random
 import shlex
 import subprocess
 import sys
@@ -194,14 +199,18 @@ class VoiceBench:
                 "from": f"+1213{5550000 + i:07d}", "to": FROM, "url": self.base + "/twilio/voice", "script": script,
                 "status_callback": self.base + "/twilio/voice?step=ended"})
 
-        with ThreadPoolExecutor(self.args.concurrency) as pool:
+        rate = self.args.arrivals_per_second
+        with ThreadPoolExecutor(max(self.args.concurrency, 256 if rate else 0)) as pool:
             # Warm-up calls, one per caller thread: imports, connections, caches in every web thread.
             list(pool.map(one, range(10000, 10000 + self.args.concurrency)))
             self.fake.admin("/_fake/config", {"caller_seconds_per_second": self.args.caller_pace})
             logged = len(self.fake.admin("/_fake/callbacks"))
             cpu_before = self.cpu()
             started = time.perf_counter()
-            calls = list(pool.map(one, range(self.args.callers)))
+            if rate:
+                calls = [f.result() for f in self.arrivals(pool, one, rate)]
+            else:
+                calls = list(pool.map(one, range(self.args.callers)))
             took = time.perf_counter() - started
             time.sleep(1.0)  # the last reports' start_incident jobs
             cpu = {name: (spent - cpu_before[name]) * 1000 / max(1, self.args.callers)
@@ -221,12 +230,25 @@ class VoiceBench:
                 by_step["ended"].append(callback["took"])
                 failures += callback["status"] not in (200, 204)
         every = [t for times in by_step.values() for t in times]
-        return {"callers": len(calls), "concurrency": self.args.concurrency, "caller_pace": self.args.caller_pace,
+        return {"callers": len(calls), "concurrency": None if rate else self.args.concurrency,
+                "arrivals_per_second": rate or None, "caller_pace": self.args.caller_pace,
                 "calls_per_second": round(len(calls) / took, 1), "requests": len(every),
                 "non_200": failures, "errors": sum(len(c["errors"]) for c in calls),
                 "recorded": sum(1 for c in calls if c["recordings"]), "all_steps": summary_ms(every),
                 "cpu_ms_per_call": {name: round(ms, 2) for name, ms in cpu.items()},
                 "by_step": {step: summary_ms(times) for step, times in sorted(by_step.items())}}
+
+    def arrivals(self, pool: ThreadPoolExecutor, one: Any, rate: float) -> list[Any]:
+        """--callers calls, each started at its moment of a Poisson process of `rate` calls a
+        second (seeded: the same moments every run), whoever else is on the line then: callers
+        who call independently of each other, not --concurrency callers in lockstep."""
+        moments = random.Random(9).expovariate
+        futures, due, start = [], 0.0, time.perf_counter()
+        for i in range(self.args.callers):
+            time.sleep(max(0.0, start + due - time.perf_counter()))
+            futures.append(pool.submit(one, i))
+            due += moments(rate)
+        return futures
 
     def calls(self) -> dict[str, Any]:
         """One alert to a layer of callers and texters: each kept to its own rate at the provider."""
@@ -289,6 +311,10 @@ def main() -> int:
                         help="real seconds per second of a call (what the caller hears, presses and says): "
                              "0, the default, answers each TwiML at once, so --concurrency callers keep the "
                              "machine busy; 0.05 plays a call 20 times faster than a real one")
+    parser.add_argument("--arrivals-per-second", type=float, default=0.0,
+                        help="calls start at random moments at this mean rate (a Poisson process), however "
+                             "many are then on the line, instead of --concurrency callers one call after "
+                             "another; with --caller-pace, so that each call lasts as a call does")
     parser.add_argument("--voice-members", type=int, default=30)
     parser.add_argument("--sms-members", type=int, default=60)
     parser.add_argument("--calls-per-second", type=float, default=2.0)
