@@ -149,7 +149,10 @@ def run_below_the_web(nice: int) -> int:
         return 0
     current = os.getpriority(os.PRIO_PROCESS, 0)
     if nice > current:
-        os.setpriority(os.PRIO_PROCESS, 0, nice)
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+        except OSError as exc:  # a sandbox that forbids it: the worker works on at its priority
+            log.warning("WORKER_NICE=%d not applied (%s); running at niceness %d", nice, exc.strerror, current)
     return os.getpriority(os.PRIO_PROCESS, 0)
 
 

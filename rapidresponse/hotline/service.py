@@ -116,7 +116,9 @@ def find_call(session: Session, cipher: FieldCipher, call_sid: str, *, with_call
                                                    "forgotten": forgotten_call_sid(cipher, call_sid)}).first()
     if row is None:
         return None
-    return StoredCall(*row, caller_known=True) if with_caller else StoredCall(*row)
+    if with_caller:
+        return StoredCall(row[0], row[1], row[2], row[3], member_id=row[4], caller_known=True)
+    return StoredCall(*row)
 
 
 def call_by_id(session: Session, call_id: int) -> StoredCall | None:
