@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,22 +25,29 @@ def database(tmp_path: Path) -> Database:
     return database
 
 
-def hold_the_lock(path: str, released: threading.Event, taken: threading.Event) -> threading.Thread:
-    """Another process's writer, as a plain sqlite3 connection: it takes the write lock and keeps it
-    until `released` is set, then commits a row of its own."""
+@contextmanager
+def lock_held_by_another_writer(database: Database, *, for_seconds: float | None) -> Iterator[None]:
+    """Another process's writer, as a plain sqlite3 connection: it takes the write lock, keeps it
+    `for_seconds` (None: until the block ends), then commits a row of its own."""
+    released, taken = threading.Event(), threading.Event()
 
     def run() -> None:
-        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        other = sqlite3.connect(database.engine.url.database, isolation_level=None, timeout=0)
         other.execute("BEGIN IMMEDIATE")
         other.execute("INSERT INTO reports (body) VALUES ('theirs')")
         taken.set()
-        released.wait(10)
+        released.wait(for_seconds if for_seconds is not None else 10)
         other.execute("COMMIT")
         other.close()
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
+    holder = threading.Thread(target=run)
+    holder.start()
+    taken.wait(10)
+    try:
+        yield
+    finally:
+        released.set()
+        holder.join()
 
 
 def bodies(database: Database) -> list[str]:
@@ -46,47 +55,22 @@ def bodies(database: Database) -> list[str]:
         return [row[0] for row in conn.exec_driver_sql("SELECT body FROM reports ORDER BY id")]
 
 
-def released_soon(released: threading.Event) -> threading.Timer:
-    timer = threading.Timer(0.2, released.set)
-    timer.start()
-    return timer
-
-
 def test_a_write_waits_for_the_lock_and_lands_once(database: Database):
-    path = database.engine.url.database
-    released, taken = threading.Event(), threading.Event()
-    holder = hold_the_lock(path, released, taken)
-    taken.wait(10)
-    released_soon(released)
-    with database.session() as session:  # a transaction: its first write waits
-        session.execute(text("INSERT INTO reports (body) VALUES ('ours')"))
-    holder.join()
+    with lock_held_by_another_writer(database, for_seconds=0.2), database.session() as session:
+        session.execute(text("INSERT INTO reports (body) VALUES ('ours')"))  # a transaction's first write waits
     assert bodies(database) == ["theirs", "ours"]
 
 
 def test_an_autocommit_write_of_many_rows_waits_and_writes_each_row_once(database: Database):
-    path = database.engine.url.database
-    released, taken = threading.Event(), threading.Event()
-    holder = hold_the_lock(path, released, taken)
-    taken.wait(10)
-    released_soon(released)
-    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with lock_held_by_another_writer(database, for_seconds=0.2), \
+            database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("INSERT INTO reports (body) VALUES (:body)"), [{"body": f"ours {i}"} for i in range(3)])
-    holder.join()
     assert bodies(database) == ["theirs", "ours 0", "ours 1", "ours 2"]
 
 
 def test_a_lock_held_past_the_wait_is_an_error_and_nothing_is_written(database: Database, monkeypatch):
     monkeypatch.setattr(storage, "SQLITE_BUSY_WAIT_SECONDS", 0.05)
-    path = database.engine.url.database
-    released, taken = threading.Event(), threading.Event()
-    holder = hold_the_lock(path, released, taken)
-    taken.wait(10)
-    try:
-        with pytest.raises(Exception, match="database is locked"):
-            with database.session() as session:
-                session.execute(text("INSERT INTO reports (body) VALUES ('ours')"))
-    finally:
-        released.set()
-        holder.join()
+    with lock_held_by_another_writer(database, for_seconds=None), \
+            pytest.raises(Exception, match="database is locked"), database.session() as session:
+        session.execute(text("INSERT INTO reports (body) VALUES ('ours')"))
     assert bodies(database) == ["theirs"]
