@@ -36,6 +36,7 @@ from rapidresponse.cli import database_problem
 from rapidresponse.heap import freeze_startup
 from rapidresponse.jobs import queues
 from rapidresponse.logs import configure_logging
+from rapidresponse.priority import run_below_the_web
 from rapidresponse.privacy import keycheck
 from rapidresponse.services import Services, process_services
 from rapidresponse.settings import SettingsError
@@ -139,21 +140,6 @@ class Worker(SimpleWorker):
             log.warning("scheduler started again (pid %s)", started.pid)
             return True
         return False
-
-
-def run_below_the_web(nice: int) -> int:
-    """Run this process at niceness `nice` (never higher in priority than it already is), before
-    any thread starts: on Linux a thread's niceness is its own, and threads and the scheduler child
-    inherit it from the thread that makes them. Returns the niceness now."""
-    if not hasattr(os, "setpriority"):  # not on this platform: the workers run as started
-        return 0
-    current = os.getpriority(os.PRIO_PROCESS, 0)
-    if nice > current:
-        try:
-            os.setpriority(os.PRIO_PROCESS, 0, nice)
-        except OSError as exc:  # a sandbox that forbids it: the worker works on at its priority
-            log.warning("WORKER_NICE=%d not applied (%s); running at niceness %d", nice, exc.strerror, current)
-    return os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def sweep_forever(svc: Services, stop: threading.Event) -> None:

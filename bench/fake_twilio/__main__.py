@@ -10,6 +10,7 @@ import threading
 
 from bench.fake_twilio.common import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 from bench.fake_twilio.server import FakeTwilio
+from rapidresponse.priority import run_below_the_web
 from rapidresponse.settings import Settings
 
 
@@ -31,8 +32,7 @@ def main(argv: list[str] | None = None) -> int:
                         "cores from the workers ahead of them, as it would at the web's niceness")
     a = p.parse_args(argv)
     nice = a.nice if a.nice is not None else int(os.environ.get("WORKER_NICE", "").strip() or Settings.worker_nice)
-    if hasattr(os, "setpriority") and nice > os.getpriority(os.PRIO_PROCESS, 0):
-        os.setpriority(os.PRIO_PROCESS, 0, nice)  # before any thread starts: each inherits it
+    run_below_the_web(nice)  # before any thread starts: each inherits it
 
     fake = FakeTwilio(
         account_sid=a.account_sid,

@@ -52,13 +52,13 @@ def test_a_worker_does_its_work_at_that_niceness(stack: Stack):
 
 def test_a_worker_that_may_not_lower_its_priority_says_so_and_works_on(monkeypatch, caplog):
     """A sandbox that refuses setpriority does not stop the worker: one warning naming the setting."""
-    import workers.worker as worker
+    from rapidresponse.priority import run_below_the_web
 
     def refused(*_: object) -> None:
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(os, "getpriority", lambda *_: 0)
     monkeypatch.setattr(os, "setpriority", refused)
-    with caplog.at_level("WARNING", logger="rapidresponse.worker"):
-        assert worker.run_below_the_web(10) == 0
+    with caplog.at_level("WARNING", logger="rapidresponse.priority"):
+        assert run_below_the_web(10) == 0
     assert "WORKER_NICE=10 not applied (Operation not permitted)" in caplog.text
