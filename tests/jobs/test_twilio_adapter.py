@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 
+from rapidresponse.messaging.provider import ProviderError
 from rapidresponse.messaging.twilio_provider import TwilioProvider
 from rapidresponse.settings import Settings
 
@@ -25,3 +29,44 @@ def test_texts_go_through_the_proxy_the_environment_names(monkeypatch, settings:
         kwargs = call.request.req_kwargs
         assert kwargs["proxies"].get("https", "") == proxy
         assert kwargs["verify"] == "/etc/ssl/certs/ca-certificates.crt"
+
+
+def test_a_text_whose_answer_never_comes_is_sent_once_and_its_fate_unknown(env):
+    """Twilio's connection drops after the text reached it and before it answered: the adapter
+    does not post the text again by itself (only the sender's reconcile may decide), and it says
+    the outcome is unknown rather than failed."""
+    received: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(10)
+
+        def take_and_hang_up() -> None:
+            conn, _ = server.accept()
+            with conn:
+                received.append(read_request(conn))
+
+        listener = threading.Thread(target=take_and_hang_up, daemon=True)
+        listener.start()
+        port = server.getsockname()[1]
+        provider = TwilioProvider(Settings.from_env({**env, "TWILIO_API_BASE_URL": f"http://127.0.0.1:{port}"}))
+        with pytest.raises(ProviderError) as refused:
+            provider.send_sms("+12125550101", "hello", status_callback=None, validity_period=None)
+        listener.join(timeout=10)
+        server.setblocking(False)
+        with pytest.raises(BlockingIOError):  # no second connection waits: the text was not posted again
+            server.accept()
+    assert refused.value.ambiguous
+    assert len(received) == 1
+    assert received[0].startswith(b"POST /2010-04-01/Accounts/") and b"Body=hello" in received[0]
+
+
+def read_request(conn: socket.socket) -> bytes:
+    """One HTTP request off a socket: its head, and as much body as its Content-Length says."""
+    data = b""
+    while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length and (chunk := conn.recv(65536)):
+        body += chunk
+    return head + b"\r\n\r\n" + body
