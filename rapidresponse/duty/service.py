@@ -101,7 +101,8 @@ class Planned:
 Reachable = dict[int, tuple[str, bytes, str, str | None]]  # member id -> phone index, token, language, zone
 
 
-def read_layer(session: Session, members: Select[Any], now: datetime) -> tuple[Reachable, list[Candidate]]:
+def read_layer(session: Session, members: Select[*tuple[Any, ...]],
+               now: datetime) -> tuple[Reachable, list[Candidate]]:
     """Who `members` can reach, and what planning needs of each: pause, hours, last alert and the
     alerts over 30 days. `members` is a select of RECIPIENT_COLUMNS (escalation.service.layer_members
     says who a layer's alert can reach); one statement and one pass, a 10,000-member layer included
@@ -129,7 +130,7 @@ def read_layer(session: Session, members: Select[Any], now: datetime) -> tuple[R
     return reachable, found
 
 
-def duty_groups(session: Session, members: Select[Any], now: datetime) -> list[DutyGroup]:
+def duty_groups(session: Session, members: Select[*tuple[Any, ...]], now: datetime) -> list[DutyGroup]:
     """Who `members` can reach, counted by pause (now) and own hours: what coverage needs of a
     layer, as a few rows whatever its size. The sweep counts every layer every few minutes, and
     read_layer's row per member held 75 MB of a worker's memory for a 100,000-member layer
@@ -144,7 +145,7 @@ def duty_groups(session: Session, members: Select[Any], now: datetime) -> list[D
             for is_paused, start, end, count in session.connection().execute(query).all()]
 
 
-def plan(session: Session, tree: Tree, layer: Layer, members: Select[Any], now: datetime, *,
+def plan(session: Session, tree: Tree, layer: Layer, members: Select[*tuple[Any, ...]], now: datetime, *,
          report_zone: str | None) -> Planned:
     """The layer's reachable members filtered (pause) and ordered (duty, zone, rotation); a
     Recipient only for whom the plan alerts."""

@@ -50,4 +50,6 @@ def _validator(token: str) -> RequestValidator:
 def _signed_with(validator: RequestValidator, url: str, params: dict[str, str], signature: str) -> bool:
     """The URL exactly as we rebuilt it first: one HMAC, where `validate` always computes two (with
     and without the port); it still decides whenever that one does not match."""
-    return compare(validator.compute_signature(url, params), signature) or validator.validate(url, params, signature)
+    if compare(validator.compute_signature(url, params), signature):
+        return True
+    return bool(validator.validate(url, params, signature))
