@@ -1,7 +1,7 @@
 """An inbound text's cost to the web, in this process: POST /twilio/sms through the WSGI app, apart
 from gunicorn and from everything else the machine is doing.
 
-    python -m bench.inbound_steps [--texts 1000] [--body HELP] [--database-url postgresql://...]
+    python -m bench.inbound_steps [--texts 1000] [--body HELP] [--gap-ms 0] [--database-url postgresql://...]
 
 Each text is signed as Twilio signs it, from a member of its own (seeded, distinct numbers, as in
 bench.inbound_load), and handed to the app as the WSGI environ gunicorn would build. Prints the
@@ -16,6 +16,12 @@ and off around them); the total in callgrind's out file divided by --texts is in
 Measured 2026-12-02 06:45 UTC (SQLite, HELP, 300 texts, callgrind): main at 30d0f6d (the inbound
 path as at af9c466) 5.07 M instructions per text, 7 statements (3 SELECT, 2 INSERT, 2 UPDATE),
 2 commits; at 45e9126 4.25 M, 5 statements (1 SELECT), 2 commits.
+
+--gap-ms N idles N ms between texts (outside the measurement), as the web does between requests
+at 100-300 a second. On this machine a text costs two to three times the CPU after an idle gap
+(caches gone cold): 2026-12-03 11:45 UTC (SQLite, HELP, 1,000 texts, mean) 1.38 ms back to back,
+3.50 ms with `--gap-ms 3`, 3.80 ms with `--gap-ms 10`. That is most of the difference between this
+bench and the web's CPU per request in bench.inbound_load (4.2-4.8 ms that day).
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ def main() -> int:
     parser.add_argument("--body", default="HELP")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--gap-ms", type=float, default=0.0, help="idle this long between texts")
     parser.add_argument("--callgrind", action="store_true", help="run under valgrind --tool=callgrind (see above)")
     args = parser.parse_args()
 
@@ -112,13 +119,15 @@ def main() -> int:
     if args.callgrind:
         callgrind(True)
     for text in texts[args.warm_up :]:
+        if args.gap_ms:
+            time.sleep(args.gap_ms / 1000)
         c0 = time.process_time()
         post(text)
         cpu.append((time.process_time() - c0) * 1000)
     if args.callgrind:
         callgrind(False)
     print(json.dumps({
-        "database": svc.db.engine.dialect.name, "texts": args.texts, "body": args.body,
+        "database": svc.db.engine.dialect.name, "texts": args.texts, "body": args.body, "gap_ms": args.gap_ms,
         "cpu_p50_ms": round(statistics.median(cpu), 3), "cpu_mean_ms": round(statistics.mean(cpu), 3),
         "statements_per_text": {k: v / args.texts for k, v in sorted(statements.items())},
         "commits_per_text": commits[0] / args.texts,
