@@ -73,7 +73,8 @@ class ApiHttpClient(HttpClient):
         elif timeout <= 0:
             raise ValueError(timeout)
         parts = urlsplit(url)
-        query = urlencode(_pairs(params), doseq=True) if params else parts.query
+        # As `requests` does: the URL's own query (a next page's), then the params.
+        query = "&".join(q for q in (parts.query, urlencode(_pairs(params or {}), doseq=True)) if q)
         prepared = requests.PreparedRequest()
         prepared.method = method.upper()
         scheme, netloc = (parts.scheme, parts.netloc) if self._base is None else (self._base.scheme, self._base.netloc)

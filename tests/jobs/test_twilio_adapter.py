@@ -1,14 +1,18 @@
-"""The Twilio adapter's outbound HTTP: an operator's proxy and CA bundle still apply, read once."""
+"""The Twilio adapter's outbound HTTP: an operator's proxy and CA bundle still apply, read once;
+a text is posted at most once; requests reach Twilio encoded as the SDK's own client sends them."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import responses
 
 from rapidresponse.messaging.provider import ProviderError
-from rapidresponse.messaging.twilio_provider import TwilioProvider
+from rapidresponse.messaging.twilio_provider import ApiHttpClient, TwilioProvider
 from rapidresponse.settings import Settings
 
 
@@ -70,3 +74,31 @@ def read_request(conn: socket.socket) -> bytes:
     while len(body) < length and (chunk := conn.recv(65536)):
         body += chunk
     return head + b"\r\n\r\n" + body
+
+
+def test_the_adapter_encodes_what_the_sdk_hands_it_as_requests_would():
+    """The SDK's request as Twilio receives it: a next page's query kept beside new params, a list
+    as repeated fields, an unset field left out, a Spanish text with an emoji intact in UTF-8, a
+    JSON API's body as JSON, and the account's credentials as Basic auth."""
+    client = ApiHttpClient("http://127.0.0.1:9", timeout=5)
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, "http://127.0.0.1:9/2010-04-01/Calls.json", json={"calls": []})
+        mock.add(responses.POST, "http://127.0.0.1:9/2010-04-01/Messages.json", json={"sid": "SM1"}, status=201)
+        mock.add(responses.POST, "http://127.0.0.1:9/v1/Things", json={}, status=201)
+        listed = client.request("GET", "https://api.twilio.com/2010-04-01/Calls.json?Page=2&PageToken=PA1",
+                                params={"To": "+12125550101"}, auth=("AC1", "secret"))
+        sent = client.request("POST", "https://api.twilio.com/2010-04-01/Messages.json",
+                              data={"Body": "¿Dónde? 🚨", "MediaUrl": ["a", "b"], "ValidityPeriod": None})
+        client.request("POST", "https://api.twilio.com/v1/Things", data={"name": "ñ"},
+                       headers={"Content-Type": "application/json"})
+        get, post, post_json = (call.request for call in mock.calls)
+    assert listed.status_code == 200 and json.loads(listed.text) == {"calls": []}
+    assert sent.status_code == 201 and json.loads(sent.text)["sid"] == "SM1"
+    assert parse_qs(urlsplit(get.url).query) == {"Page": ["2"], "PageToken": ["PA1"], "To": ["+12125550101"]}
+    assert get.headers["Authorization"] == "Basic QUMxOnNlY3JldA=="
+    form = parse_qs(post.body)
+    assert form == {"Body": ["¿Dónde? 🚨"], "MediaUrl": ["a", "b"]}
+    assert post.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert int(post.headers["Content-Length"]) == len(post.body.encode())
+    assert json.loads(post_json.body) == {"name": "ñ"}
+    client.close()
