@@ -38,8 +38,8 @@ from sqlalchemy import func, select
 
 from bench.inbound_load import children
 from bench.send_cpu import cpu_seconds
-from bench.stack import summary_ms
-from bench.status_storm import ROOT, Storm
+from bench.stack import serving, summary_ms
+from bench.status_storm import Storm
 
 
 class Pace(Storm):
@@ -58,10 +58,7 @@ class Pace(Storm):
 
     def receive_nowhere(self) -> None:
         """Status callbacks to bench.null_receiver, not to the application (before start())."""
-        self.receiver = subprocess.Popen([sys.executable, "-m", "bench.null_receiver"], cwd=ROOT,
-                                         stdout=subprocess.PIPE, text=True)
-        assert self.receiver.stdout is not None
-        self.env["STATUS_CALLBACK_BASE_URL"] = self.receiver.stdout.readline().strip().rsplit(" ", 1)[-1]
+        self.receiver, self.env["STATUS_CALLBACK_BASE_URL"] = serving("bench.null_receiver")
 
     def close(self) -> None:
         if self.receiver is not None:

@@ -4,12 +4,24 @@ process, latency summaries."""
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def serving(module: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """`python -m module args` started from the repository, and the address its first line
+    prints (`listening on http://127.0.0.1:PORT`): the fake Twilio, the null receiver."""
+    process = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip().rsplit(" ", 1)[-1]
 
 
 def reset_postgres(url: str) -> None:

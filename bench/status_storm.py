@@ -35,9 +35,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from bench.stack import reset_postgres, summary_ms
+from bench.stack import ROOT, reset_postgres, serving, summary_ms
 
-ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_SID = "AC" + "c" * 32
 AUTH_TOKEN = "storm-token-0123456789abcdef0123"
 FROM = "+12125550000"
@@ -59,12 +58,9 @@ class Storm:
         self.tmp = Path(tempfile.mkdtemp(prefix="rr-storm-"))
         (self.tmp / "trees.toml").write_text(TREES, encoding="utf-8")
         self.base = f"http://127.0.0.1:{args.port}"
-        self.fake = subprocess.Popen(
-            [sys.executable, "-m", "bench.fake_twilio", "--account-sid", ACCOUNT_SID, "--auth-token", AUTH_TOKEN,
-             "--callbacks", "--callback-workers", str(args.callback_workers), "--callback-timeout", "15"],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        assert self.fake.stdout is not None
-        self.fake_url = self.fake.stdout.readline().strip().rsplit(" ", 1)[-1]
+        self.fake, self.fake_url = serving(
+            "bench.fake_twilio", "--account-sid", ACCOUNT_SID, "--auth-token", AUTH_TOKEN,
+            "--callbacks", "--callback-workers", str(args.callback_workers), "--callback-timeout", "15")
         self.env = {
             "SECRET_KEY": "storm-secret-key-0123456789",
             "DATA_KEY": Fernet.generate_key().decode(),

@@ -57,9 +57,8 @@ from twilio.request_validator import RequestValidator
 from bench.fake_twilio import max_in_window, per_second
 from bench.inbound_load import children
 from bench.send_cpu import cpu_seconds
-from bench.stack import reset_postgres, summary_ms
+from bench.stack import ROOT, reset_postgres, serving, summary_ms
 
-ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_SID = "AC" + "d" * 32
 AUTH_TOKEN = "voice-bench-token-0123456789abcd"
 FROM = "+12125550000"
@@ -90,12 +89,9 @@ class Fake:
     """The fake Twilio in its own process, playing calls, driven through its admin API."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.fake_twilio", "--account-sid", ACCOUNT_SID, "--auth-token", AUTH_TOKEN,
-             "--callbacks", "--play-calls", "--callback-workers", "8", "--callback-timeout", "15"],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        self.url = self.process.stdout.readline().strip().rsplit(" ", 1)[-1]
+        self.process, self.url = serving(
+            "bench.fake_twilio", "--account-sid", ACCOUNT_SID, "--auth-token", AUTH_TOKEN,
+            "--callbacks", "--play-calls", "--callback-workers", "8", "--callback-timeout", "15")
 
     def admin(self, path: str, data: Any = None) -> Any:
         request = urllib.request.Request(self.url + path, method="POST" if data is not None else "GET",

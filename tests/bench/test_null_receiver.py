@@ -4,25 +4,21 @@ webhook the fake sends (else the upper bound it gives would count failures as sp
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import urllib.request
 
 import pytest
 
 from bench.fake_twilio import FakeTwilio
-from bench.status_storm import ROOT
+from bench.stack import serving
 
 
 @pytest.fixture
 def receiver():
-    proc = subprocess.Popen([sys.executable, "-m", "bench.null_receiver"], cwd=ROOT, stdout=subprocess.PIPE,
-                            text=True)
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip().rsplit(" ", 1)[-1]
+    proc, url = serving("bench.null_receiver")
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+    assert proc.stdout is not None
     proc.stdout.close()
 
 
