@@ -58,7 +58,7 @@ class ApiHttpClient(HttpClient):
     def __init__(self, base_url: str, *, timeout: float) -> None:
         super().__init__(logging.getLogger("twilio.http_client"), False, timeout)
         # Twilio's own API spans several hosts (api., messaging., ...): only a different base moves them.
-        self._base = None if base_url == TWILIO_API_BASE_URL else urlsplit(base_url)
+        self._host = None if base_url == TWILIO_API_BASE_URL else urlsplit(base_url)[:2]
         # One thread's requests, one keep-alive connection; no retry: a POST is sent at most once.
         self._adapter = HTTPAdapter(pool_connections=1, pool_maxsize=2, max_retries=0)
         with requests.Session() as session:
@@ -77,8 +77,7 @@ class ApiHttpClient(HttpClient):
         query = "&".join(q for q in (parts.query, urlencode(_pairs(params or {}), doseq=True)) if q)
         prepared = requests.PreparedRequest()
         prepared.method = method.upper()
-        scheme, netloc = (parts.scheme, parts.netloc) if self._base is None else (self._base.scheme, self._base.netloc)
-        prepared.url = urlunsplit((scheme, netloc, parts.path, query, ""))
+        prepared.url = urlunsplit((*(self._host or parts[:2]), parts.path, query, ""))
         prepared.headers = CaseInsensitiveDict(headers or {})
         if auth is not None:
             prepared.headers["Authorization"] = _basic_auth_str(*auth)
